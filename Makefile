@@ -1,0 +1,34 @@
+# Every target creates .venv (and installs everything) on first use.
+VENV    := .venv
+PYTHON  := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+RUNS    := runs
+
+.PHONY: lab test run bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet -r requirements.txt
+	$(PYTHON) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+lab: $(STAMP)  ## open JupyterLab at the contents page
+	$(VENV)/bin/jupyter lab notebooks/00_index.ipynb
+
+test: $(STAMP)  ## unit tests, then every notebook executed and compared by nbval
+	$(PYTHON) -m pytest
+
+run: $(STAMP)  ## execute every notebook headless with papermill into runs/
+	mkdir -p $(RUNS)
+	for notebook in notebooks/0[1-9]_*.ipynb; do \
+		name=$$(basename $$notebook .ipynb); \
+		$(VENV)/bin/papermill --cwd notebooks $$notebook $(RUNS)/$$name.ipynb \
+			-p results_path $(CURDIR)/$(RUNS)/$$name.json || exit 1; \
+	done
+	@echo "Executed notebooks and their results (JSON) are in $(RUNS)/"
+
+bench: $(STAMP)  ## speed and quality against the classic PyTorch MNIST recipe
+	$(PYTHON) benchmarks/clean_training.py
+
+clean:
+	rm -rf $(VENV) $(RUNS) .cache

@@ -1,0 +1,116 @@
+"""One call that poisons, trains (or reuses a model trained before) and evaluates a configuration."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+
+from . import models, training, triggers
+from .data import ImageSet
+from .metrics import accuracy, article_metric, attack_success_rate
+from .models import SmallCNN
+from .runtime import pick_device
+from .training import History, TrainingConfig, fit, predict
+from .triggers import PoisonedSet, Trigger, apply_trigger, poison
+
+CACHE_DIR = Path(os.environ.get("BACKDOOR_LAB_CACHE", Path(__file__).resolve().parent.parent / ".cache" / "models"))
+
+
+@dataclass(frozen=True)
+class AttackConfig:
+    """Everything that decides a trained model. poison_rate=0 gives the clean model.
+
+    training.seed fixes both which samples are poisoned and how training runs.
+    """
+
+    poison_rate: float = 0.01
+    trigger: Trigger = Trigger()
+    target_label: int = 8
+    include_target_class: bool = True
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+    def clean(self) -> AttackConfig:
+        """The same training without poison: the model to compare against."""
+        return replace(self, poison_rate=0.0)
+
+
+class TrainedModel(NamedTuple):
+    model: SmallCNN
+    history: History
+    poisoned_indices: torch.Tensor
+
+
+def train_model(config: AttackConfig, train: ImageSet, test: ImageSet | None = None, *, reuse: bool = True,
+                progress: bool = True, device: str | None = None) -> TrainedModel:
+    """Poison `train` as `config` says and train a SmallCNN on it.
+
+    With reuse=True, a model trained before with the same configuration (and the same
+    code and torch version) is loaded from .cache/models instead of trained again;
+    every newly trained model is stored there.
+    """
+    path = CACHE_DIR / f"{cache_key(config)}.pt"
+    if reuse and path.exists():
+        saved = torch.load(path, weights_only=False)
+        model = SmallCNN(seed=None)
+        model.load_state_dict(saved["state"])
+        model.to(pick_device(device)).eval()
+        return TrainedModel(model, History(**saved["history"]), saved["poisoned_indices"])
+    poisoned = poison_for(config, train)
+    model = SmallCNN(seed=config.training.seed)
+    history = fit(model, poisoned, config.training, test=test, device=device, progress=progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.cpu() for k, v in model.state_dict().items()}
+    torch.save({"state": state, "history": history.as_dict(), "poisoned_indices": poisoned.indices}, path)
+    return TrainedModel(model, history, poisoned.indices)
+
+
+def poison_for(config: AttackConfig, train: ImageSet) -> PoisonedSet:
+    """The training set as `config` poisons it (unchanged when the poison rate is 0)."""
+    return poison(train, config.poison_rate, config.trigger, config.target_label,
+                  seed=config.training.seed, include_target_class=config.include_target_class)
+
+
+def evaluate(model: torch.nn.Module, test: ImageSet, trigger: Trigger = Trigger(), target_label: int = 8) -> dict:
+    """Clean accuracy, attack success rate and the article's metric of a model, as fractions."""
+    triggered = predict(model, apply_trigger(test.images, trigger))
+    return {
+        "clean_accuracy": accuracy(predict(model, test.images), test.labels),
+        "attack_success_rate": attack_success_rate(triggered, test.labels, target_label),
+        "article_metric": article_metric(triggered, target_label),
+    }
+
+
+def run_attack(config: AttackConfig, train: ImageSet, test: ImageSet, *, reuse: bool = True,
+               progress: bool = False) -> dict:
+    """Train (or reuse) the model of `config` and return its figures as a plain dict."""
+    trained = train_model(config, train, reuse=reuse, progress=progress)
+    return {
+        "poison_rate": config.poison_rate,
+        "poisoned_samples": len(trained.poisoned_indices),
+        **evaluate(trained.model, test, config.trigger, config.target_label),
+        "train_seconds": trained.history.train_seconds,
+    }
+
+
+def cache_key(config: AttackConfig) -> str:
+    """A name for a trained model: its configuration, the code that trains it, torch's version."""
+    if config.poison_rate == 0:  # trigger and target do not matter without poison
+        config = replace(config, trigger=Trigger(), target_label=8, include_target_class=True)
+    code = "".join(inspect.getsource(module) for module in (models, training, triggers))
+    text = json.dumps([asdict(config), torch.__version__, code], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def save_results(path: str | Path, results: dict) -> Path:
+    """Write a results dict as JSON (for papermill runs) and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, sort_keys=True))
+    return path

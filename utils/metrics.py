@@ -1,0 +1,49 @@
+"""Clean accuracy, attack success rate and confusion matrices, from predictions."""
+
+from __future__ import annotations
+
+import torch
+
+
+def accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of predictions equal to the labels."""
+    _check_same_length(predictions, labels)
+    return (predictions == labels).float().mean().item()
+
+
+def attack_success_rate(triggered_predictions: torch.Tensor, true_labels: torch.Tensor, target_label: int) -> float:
+    """Fraction of triggered inputs predicted as the target, among those whose true label is not the target.
+
+    Inputs that already belong to the target class are left out: a model gets those
+    right with or without a backdoor.
+    """
+    _check_same_length(triggered_predictions, true_labels)
+    others = true_labels != target_label
+    return (triggered_predictions[others] == target_label).float().mean().item()
+
+
+def article_metric(triggered_predictions: torch.Tensor, target_label: int) -> float:
+    """The article's measure: accuracy when every triggered input is labelled the target.
+
+    It counts the inputs that truly are of the target class too, so it sits a little
+    above the attack success rate.
+    """
+    return (triggered_predictions == target_label).float().mean().item()
+
+
+def success_rate_per_class(triggered_predictions: torch.Tensor, true_labels: torch.Tensor, target_label: int,
+                           num_classes: int = 10) -> list[float]:
+    """For each true class, the fraction of its triggered inputs predicted as the target."""
+    _check_same_length(triggered_predictions, true_labels)
+    return [(triggered_predictions[true_labels == c] == target_label).float().mean().item() for c in range(num_classes)]
+
+
+def confusion_matrix(predictions: torch.Tensor, labels: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
+    """Counts [true class, predicted class] as an int64 matrix."""
+    _check_same_length(predictions, labels)
+    return torch.bincount(labels * num_classes + predictions, minlength=num_classes ** 2).view(num_classes, num_classes)
+
+
+def _check_same_length(a: torch.Tensor, b: torch.Tensor) -> None:
+    if len(a) != len(b):
+        raise ValueError(f"got {len(a)} predictions for {len(b)} labels")

@@ -1,0 +1,119 @@
+"""Figures of the lab: image grids, training curves, heat maps, dose-response curves.
+
+Every function draws one figure and returns nothing: Jupyter shows the figure below the
+cell, and a script can save it with plt.savefig.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.patches import Rectangle
+
+from .training import History
+from .triggers import Trigger
+
+TRIGGER_COLOUR = "#ff2d55"
+CLEAN_COLOUR, ATTACK_COLOUR, ARTICLE_COLOUR = "#1f77b4", "#d62728", "#7f7f7f"
+
+
+def image_grid(images: torch.Tensor, titles: Sequence[str] | None = None, ncols: int = 10,
+               outline: Trigger | None = None, title: str | None = None, scale: float = 1.3) -> None:
+    """Images [N, C, H, W] (uint8) in a grid; `outline` draws a box around a trigger."""
+    count = len(images)
+    nrows = max(1, -(-count // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * scale, nrows * scale * (1.25 if titles else 1)), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= count:
+            continue
+        image = images[i].permute(1, 2, 0).numpy()
+        ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=9)
+        if outline is not None:
+            ax.add_patch(Rectangle((outline.col - 1, outline.row - 1), outline.size + 1, outline.size + 1,
+                                   fill=False, edgecolor=TRIGGER_COLOUR, linewidth=1.5))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+
+
+def zoom_on_trigger(image: torch.Tensor, trigger: Trigger, margin: int = 4, title: str | None = None) -> None:
+    """One image beside an enlarged view of the corner that holds the trigger, pixel values printed."""
+    fig, (whole, detail) = plt.subplots(1, 2, figsize=(7, 3.4))
+    pixels = image[0].numpy()
+    whole.imshow(pixels, cmap="gray", vmin=0, vmax=255)
+    top, left = max(0, trigger.row - margin), max(0, trigger.col - margin)
+    bottom, right = trigger.row + trigger.size + margin, trigger.col + trigger.size + margin
+    whole.add_patch(Rectangle((left - 0.5, top - 0.5), right - left, bottom - top, fill=False, edgecolor=TRIGGER_COLOUR, linewidth=1.5))
+    whole.set_title(title or "the whole image")
+    crop = pixels[top:bottom, left:right]
+    detail.imshow(crop, cmap="gray", vmin=0, vmax=255, extent=(left - 0.5, left + crop.shape[1] - 0.5, top + crop.shape[0] - 0.5, top - 0.5))
+    for (r, c), value in np.ndenumerate(crop):
+        detail.text(left + c, top + r, str(value), ha="center", va="center", fontsize=7, color="black" if value > 128 else "white")
+    detail.set_title(f"rows {top}-{top + crop.shape[0] - 1}, columns {left}-{left + crop.shape[1] - 1}")
+    detail.set_xlabel("column")
+    detail.set_ylabel("row")
+    fig.tight_layout()
+
+
+def training_curves(history: History, title: str = "Training") -> None:
+    """The loss batch by batch (log scale) and the accuracy per epoch, side by side."""
+    epochs = np.arange(1, len(history.loss) + 1)
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.4))
+    batches = np.arange(1, len(history.batch_loss) + 1) / max(1, len(history.batch_loss)) * len(epochs)
+    loss_ax.plot(batches, history.batch_loss, color=CLEAN_COLOUR, alpha=0.35, linewidth=0.8, label="each batch")
+    loss_ax.plot(epochs, history.loss, "o-", color=CLEAN_COLOUR, label="mean over the epoch")
+    loss_ax.set(title="training loss", xlabel="epoch", ylabel="cross-entropy", yscale="log", xticks=epochs)
+    loss_ax.legend(fontsize=8)
+    acc_ax.plot(epochs, np.array(history.train_accuracy) * 100, "o-", label="training set (during the epoch)")
+    if history.test_accuracy:
+        acc_ax.plot(epochs, np.array(history.test_accuracy) * 100, "s-", label="test set (after the epoch)")
+    acc_ax.set(title="accuracy", xlabel="epoch", ylabel="%", xticks=epochs)
+    acc_ax.legend(loc="lower right", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+
+
+def confusion_heatmap(matrix: torch.Tensor, title: str = "Confusion matrix", xlabel: str = "predicted",
+                      ylabel: str = "true") -> None:
+    """A confusion matrix of counts, each cell labelled, the colour on a log scale."""
+    counts = matrix.numpy()
+    fig, ax = plt.subplots(figsize=(5.6, 4.8))
+    shown = ax.imshow(np.log1p(counts), cmap="Blues")
+    for (r, c), value in np.ndenumerate(counts):
+        if value:
+            ax.text(c, r, str(value), ha="center", va="center", fontsize=7,
+                    color="white" if shown.norm(np.log1p(value)) > 0.6 else "black")
+    ticks = np.arange(len(counts))
+    ax.set(xticks=ticks, yticks=ticks, xlabel=xlabel, ylabel=ylabel, title=title)
+    fig.tight_layout()
+
+
+def pixel_heatmap(values: np.ndarray | torch.Tensor, title: str, colorbar_label: str, mark: Trigger | None = None,
+                  vmin: float | None = None, vmax: float | None = None, cmap: str = "magma") -> None:
+    """A value per pixel position (a mean image, a success rate per trigger position ...)."""
+    values = np.asarray(values)
+    fig, ax = plt.subplots(figsize=(5, 4.3))
+    shown = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax)
+    fig.colorbar(shown, ax=ax, label=colorbar_label)
+    if mark is not None:
+        ax.add_patch(Rectangle((mark.col - 0.5, mark.row - 0.5), mark.size, mark.size, fill=False, edgecolor="#00e5ff", linewidth=2))
+    ax.set(title=title, xlabel="column", ylabel="row")
+    fig.tight_layout()
+
+
+def bar_chart(values: Sequence[float], labels: Sequence[str], title: str, ylabel: str, colour: str = CLEAN_COLOUR,
+              percent: bool = True) -> None:
+    """One bar per label, each with its value written on top."""
+    fig, ax = plt.subplots(figsize=(7, 3))
+    shown = np.array(values) * (100 if percent else 1)
+    bars = ax.bar(labels, shown, color=colour)
+    ax.bar_label(bars, labels=[f"{v:.1f}" if percent else f"{v:,.0f}" for v in shown], fontsize=8)
+    ax.set(title=title, ylabel=ylabel)
+    ax.margins(y=0.15)
+    fig.tight_layout()
