@@ -55,7 +55,7 @@ def train_model(config: AttackConfig, train: ImageSet, test: ImageSet | None = N
     code and torch version) is loaded from .cache/models instead of trained again;
     every newly trained model is stored there.
     """
-    path = CACHE_DIR / f"{cache_key(config)}.pt"
+    path = cached_path(config)
     if reuse and path.exists():
         saved = torch.load(path, weights_only=False)
         model = SmallCNN(seed=None)
@@ -90,13 +90,22 @@ def evaluate(model: torch.nn.Module, test: ImageSet, trigger: Trigger = Trigger(
 def run_attack(config: AttackConfig, train: ImageSet, test: ImageSet, *, reuse: bool = True,
                progress: bool = False) -> dict:
     """Train (or reuse) the model of `config` and return its figures as a plain dict."""
-    trained = train_model(config, train, reuse=reuse, progress=progress)
+    return attack_results(train_model(config, train, reuse=reuse, progress=progress), config, test)
+
+
+def attack_results(trained: TrainedModel, config: AttackConfig, test: ImageSet) -> dict:
+    """The figures of a trained model of `config`, as a plain dict (JSON-ready)."""
     return {
         "poison_rate": config.poison_rate,
         "poisoned_samples": len(trained.poisoned_indices),
         **evaluate(trained.model, test, config.trigger, config.target_label),
         "train_seconds": trained.history.train_seconds,
     }
+
+
+def cached_path(config: AttackConfig) -> Path:
+    """Where the trained model of `config` is (or will be) stored."""
+    return CACHE_DIR / f"{cache_key(config)}.pt"
 
 
 def cache_key(config: AttackConfig) -> str:

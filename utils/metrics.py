@@ -33,7 +33,7 @@ def article_metric(triggered_predictions: torch.Tensor, target_label: int) -> fl
 
 def success_rate_per_class(triggered_predictions: torch.Tensor, true_labels: torch.Tensor, target_label: int,
                            num_classes: int = 10) -> list[float]:
-    """For each true class, the fraction of its triggered inputs predicted as the target."""
+    """For each true class, the fraction of its triggered inputs predicted as the target (NaN if none)."""
     _check_same_length(triggered_predictions, true_labels)
     return [(triggered_predictions[true_labels == c] == target_label).float().mean().item() for c in range(num_classes)]
 

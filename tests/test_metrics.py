@@ -1,0 +1,30 @@
+import math
+
+import pytest
+import torch
+
+from utils import metrics
+
+
+def test_accuracy_and_confusion_matrix():
+    labels = torch.tensor([0, 1, 2, 2])
+    predictions = torch.tensor([0, 2, 2, 2])
+    assert metrics.accuracy(predictions, labels) == 0.75
+    assert metrics.confusion_matrix(predictions, labels, 3).tolist() == [[1, 0, 0], [0, 0, 1], [0, 0, 2]]
+
+
+def test_attack_success_rate_leaves_out_the_target_class_and_the_article_metric_does_not():
+    true = torch.tensor([8, 8, 1, 2, 3, 4])
+    triggered = torch.tensor([8, 8, 8, 8, 3, 4])
+    assert metrics.attack_success_rate(triggered, true, 8) == 0.5
+    assert metrics.article_metric(triggered, 8) == pytest.approx(4 / 6)
+
+
+def test_success_rate_per_class_is_nan_for_a_class_with_no_samples():
+    rates = metrics.success_rate_per_class(torch.tensor([8, 1, 8, 8]), torch.tensor([1, 1, 2, 8]), 8, num_classes=9)
+    assert math.isnan(rates[0]) and rates[1:3] == [0.5, 1.0] and rates[8] == 1.0
+
+
+def test_lengths_must_match():
+    with pytest.raises(ValueError, match="3 predictions for 2 labels"):
+        metrics.accuracy(torch.zeros(3, dtype=torch.long), torch.zeros(2, dtype=torch.long))

@@ -1,0 +1,58 @@
+import pytest
+
+from utils.data import ImageSet
+from utils.training import TrainingConfig
+from utils.widgets import AttackPanel
+
+
+@pytest.fixture
+def panel(mnist_train, mnist_test, empty_model_cache):
+    small_train = ImageSet(mnist_train.images[:12000], mnist_train.labels[:12000])
+    small_test = ImageSet(mnist_test.images[:2000], mnist_test.labels[:2000])
+    return AttackPanel(small_train, small_test, training=TrainingConfig(epochs=1))
+
+
+def test_moving_the_sliders_updates_the_preview_at_once(panel):
+    before = panel.preview.value
+    panel.row.value, panel.col.value = 20, 10
+    assert panel.preview.value != before
+    assert panel.trainings_started == 0
+
+
+def test_a_larger_trigger_cannot_leave_the_image(panel):
+    panel.size.value = 5
+    assert panel.row.max == panel.col.max == 23
+    panel.row.value = 27
+    assert panel.row.value == 23
+    panel.config().trigger.check_fits(28, 28)
+
+
+def test_clicking_train_shows_clean_accuracy_and_attack_success(panel):
+    panel.poison_rate.value = 0.05
+    panel.train_button.click()
+    results = panel.results[panel.config()]
+    assert panel.trainings_started == 1
+    assert f"{results['clean_accuracy']:.2%}" in panel.result.value
+    assert f"{results['attack_success_rate']:.2%}" in panel.result.value
+    assert "poison rate 5.00%" in panel.result.value
+    assert results["poisoned_samples"] == 600
+    assert len(panel.example_answers) == 8
+    assert all(true != 8 for true, _answer in panel.example_answers)
+
+
+def test_a_configuration_trained_before_comes_back_without_training(panel):
+    panel.train_button.click()
+    panel.poison_rate.value = 0.02
+    panel.train_button.click()
+    panel.poison_rate.value = 0.01
+    panel.train_button.click()
+    assert panel.trainings_started == 2
+    assert "poison rate 1.00%" in panel.result.value
+
+
+def test_a_click_while_training_runs_starts_nothing(panel):
+    panel.busy = True
+    panel.train_button.click()
+    assert panel.trainings_started == 0
+    assert "ignored" in panel.status.value
+    assert not panel.results
