@@ -1,0 +1,52 @@
+"""Wall time and peak kernel memory of each notebook, run top to bottom as a student would.
+
+Each notebook runs in its own fresh process with an empty model cache, so every model it
+needs is trained, not loaded. Peak memory is the largest resident set of the kernel
+process (Binder stops a kernel at 2 GB). The last line printed is one JSON object.
+
+    python benchmarks/notebook_resources.py [notebooks/NN_name.ipynb ...]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+RUN_ONE = """
+import resource, sys, time, nbformat
+from nbclient import NotebookClient
+notebook = nbformat.read(sys.argv[1], as_version=4)
+start = time.perf_counter()
+NotebookClient(notebook, timeout=1800, kernel_name="python3", resources={"metadata": {"path": sys.argv[2]}}).execute()
+seconds = time.perf_counter() - start
+print(seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+"""
+
+
+def measure(notebook: Path) -> dict:
+    """Run one notebook in a fresh process; return its seconds and the kernel's peak memory in MB."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, BACKDOOR_LAB_CACHE=cache)
+        done = subprocess.run([sys.executable, "-c", RUN_ONE, str(notebook), str(notebook.parent)], env=env,
+                              capture_output=True, text=True, check=True)
+    seconds, peak_mb = map(float, done.stdout.split()[-2:])
+    return {"notebook": notebook.name, "seconds": round(seconds, 1), "peak_kernel_mb": round(peak_mb)}
+
+
+def main() -> None:
+    paths = [Path(p) for p in sys.argv[1:]] or sorted(NOTEBOOKS.glob("0[1-9]_*.ipynb"))
+    rows = []
+    for path in paths:
+        rows.append(measure(path))
+        print(f"{rows[-1]['notebook']:32s} {rows[-1]['seconds']:7.1f} s  peak kernel memory {rows[-1]['peak_kernel_mb']:6d} MB", flush=True)
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()
