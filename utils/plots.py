@@ -117,3 +117,32 @@ def bar_chart(values: Sequence[float], labels: Sequence[str], title: str, ylabel
     ax.set(title=title, ylabel=ylabel)
     ax.margins(y=0.15)
     fig.tight_layout()
+
+
+def dose_response(sweep: Sequence[dict], article_points: dict[float, float]) -> None:
+    """Clean accuracy, ASR and the article's measure against the poison rate, the article's figures beside."""
+    rates = [r["poison_rate"] for r in sweep]
+    positions = np.arange(len(sweep))
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.plot(positions, [100 * r["clean_accuracy"] for r in sweep], "o-", color=CLEAN_COLOUR, label="clean accuracy (lab)")
+    ax.plot(positions, [100 * r["attack_success_rate"] for r in sweep], "s-", color=ATTACK_COLOUR, label="attack success rate (lab)")
+    ax.plot(positions, [100 * r["article_metric"] for r in sweep], "^:", color=ATTACK_COLOUR, alpha=0.5, label="article's measure (lab)")
+    shown = {rates.index(rate): value for rate, value in article_points.items() if rate in rates}
+    ax.plot(list(shown), [100 * v for v in shown.values()], "D", color=ARTICLE_COLOUR, markersize=9, label="article (its measure)")
+    ax.set(xticks=positions, xticklabels=[f"{r:.2%}" for r in rates], xlabel="poison rate (fraction of training set)",
+           ylabel="%", title="Dose-response: more poison, stronger backdoor", ylim=(-3, 103))
+    ax.legend(loc="center right", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+
+
+def curve(x: Sequence[float], y: Sequence[float], title: str, xlabel: str, ylabel: str, colour: str = ATTACK_COLOUR,
+          percent: bool = True) -> None:
+    """One measured curve, points marked."""
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.plot(x, np.array(y) * (100 if percent else 1), "o-", color=colour)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if percent:
+        ax.set_ylim(-3, 103)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
