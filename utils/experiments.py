@@ -60,7 +60,7 @@ def train_model(config: AttackConfig, train: ImageSet, test: ImageSet | None = N
         saved = torch.load(path, weights_only=False)
         model = SmallCNN(seed=None)
         model.load_state_dict(saved["state"])
-        model.to(pick_device(device)).eval()
+        model.to(pick_device(device), memory_format=torch.channels_last).eval()
         return TrainedModel(model, History(**saved["history"]), saved["poisoned_indices"])
     poisoned = poison_for(config, train)
     model = SmallCNN(seed=config.training.seed)

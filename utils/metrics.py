@@ -1,4 +1,4 @@
-"""Clean accuracy, attack success rate and confusion matrices, from predictions."""
+"""Clean accuracy, attack success rate, confusion matrices, and how well a detector finds poison."""
 
 from __future__ import annotations
 
@@ -42,6 +42,19 @@ def confusion_matrix(predictions: torch.Tensor, labels: torch.Tensor, num_classe
     """Counts [true class, predicted class] as an int64 matrix."""
     _check_same_length(predictions, labels)
     return torch.bincount(labels * num_classes + predictions, minlength=num_classes ** 2).view(num_classes, num_classes)
+
+
+def detection_scores(flagged: torch.Tensor, poisoned_indices: torch.Tensor) -> dict:
+    """Precision and recall of a detector's flags (bool per sample) against the truly poisoned samples."""
+    truth = torch.zeros(len(flagged), dtype=torch.bool)
+    truth[poisoned_indices] = True
+    found = (flagged & truth).sum().item()
+    return {
+        "flagged": int(flagged.sum()),
+        "found": found,
+        "precision": found / max(1, int(flagged.sum())),
+        "recall": found / int(truth.sum()) if truth.any() else float("nan"),
+    }
 
 
 def _check_same_length(a: torch.Tensor, b: torch.Tensor) -> None:

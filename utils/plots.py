@@ -146,3 +146,123 @@ def curve(x: Sequence[float], y: Sequence[float], title: str, xlabel: str, ylabe
         ax.set_ylim(-3, 103)
     ax.grid(alpha=0.3)
     fig.tight_layout()
+
+
+def cluster_view(components: torch.Tensor, in_small_cluster: torch.Tensor, is_poisoned: torch.Tensor, title: str) -> None:
+    """One class's activations in 2-D: along the line joining its two clusters, and across it.
+
+    Left, each sample coloured by the truth (clean or poisoned); right, the same samples
+    counted along the line, with the split the clustering chose.
+    """
+    small, large = components[in_small_cluster].mean(0), components[~in_small_cluster].mean(0)
+    axis = (small - large) / (small - large).norm()
+    along = components @ axis
+    rest = components - along[:, None] * axis
+    _, _, right = torch.linalg.svd(rest - rest.mean(0), full_matrices=False)
+    across = rest @ right[0]
+    fig, (scatter, counts) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for mask, colour, name in [(~is_poisoned, CLEAN_COLOUR, "clean"), (is_poisoned, ATTACK_COLOUR, "poisoned")]:
+        scatter.scatter(along[mask], across[mask], s=4, alpha=0.35 if name == "clean" else 0.8, color=colour,
+                        label=f"{name} ({int(mask.sum())})", linewidths=0)
+    scatter.set(xlabel="along the line joining the two clusters", ylabel="largest spread across it", title=title)
+    scatter.legend(markerscale=4, fontsize=8)
+    bins = np.linspace(along.min().item(), along.max().item(), 60)
+    counts.hist(along[~is_poisoned].numpy(), bins=bins, color=CLEAN_COLOUR, alpha=0.7, label="clean")
+    counts.hist(along[is_poisoned].numpy(), bins=bins, color=ATTACK_COLOUR, alpha=0.8, label="poisoned")
+    boundary = (along[in_small_cluster].min() + along[~in_small_cluster].max()) / 2
+    counts.axvline(boundary.item(), color="black", linestyle="--", linewidth=1, label="where the clusters meet")
+    counts.set(xlabel="along the line joining the two clusters", ylabel="samples", yscale="log", title="the same, counted")
+    counts.legend(fontsize=8)
+    fig.tight_layout()
+
+
+def cluster_shares(labels: Sequence[int], shares: Sequence[float], silhouettes: Sequence[float], max_share: float) -> None:
+    """Per class: the share of its smaller cluster (suspicious below `max_share`) and the silhouette."""
+    fig, (share_ax, silhouette_ax) = plt.subplots(1, 2, figsize=(11, 3.2))
+    colours = [ATTACK_COLOUR if s < max_share else CLEAN_COLOUR for s in shares]
+    bars = share_ax.bar([str(label) for label in labels], np.array(shares) * 100, color=colours)
+    share_ax.bar_label(bars, fmt="%.1f", fontsize=8)
+    share_ax.axhline(max_share * 100, color="black", linestyle="--", linewidth=1, label=f"suspicious below {max_share:.0%}")
+    share_ax.set(title="share of the smaller cluster", xlabel="label in the training set", ylabel="%")
+    share_ax.legend(fontsize=8)
+    bars = silhouette_ax.bar([str(label) for label in labels], silhouettes, color=colours)
+    silhouette_ax.bar_label(bars, fmt="%.2f", fontsize=8)
+    silhouette_ax.set(title="silhouette (how far apart the clusters are)", xlabel="label in the training set")
+    for ax in (share_ax, silhouette_ax):
+        ax.margins(y=0.15)
+    fig.tight_layout()
+
+
+def histograms(groups: dict[str, torch.Tensor], title: str, xlabel: str, threshold: float | None = None,
+               threshold_label: str = "threshold", log_counts: bool = False, colours: Sequence[str] = (CLEAN_COLOUR, ATTACK_COLOUR)) -> None:
+    """Overlaid histograms of one measure for several groups, with an optional threshold line."""
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    values = torch.cat(list(groups.values()))
+    bins = np.linspace(values.min().item(), values.max().item(), 60)
+    for (name, group), colour in zip(groups.items(), colours):
+        ax.hist(group.numpy(), bins=bins, alpha=0.6, color=colour, label=f"{name} ({len(group)})")
+    if threshold is not None:
+        ax.axvline(threshold, color="black", linestyle="--", linewidth=1, label=threshold_label)
+    ax.set(title=title, xlabel=xlabel, ylabel="count", yscale="log" if log_counts else "linear")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+
+
+def reversed_triggers(masks: torch.Tensor, norms: torch.Tensor, anomaly: torch.Tensor, title: str,
+                      mark: Trigger | None = None, threshold: float = 2.0) -> None:
+    """The mask Neural Cleanse found for every label, and each mask's size and anomaly index."""
+    count = len(masks)
+    fig = plt.figure(figsize=(12, 4.6))
+    grid = fig.add_gridspec(2, count, height_ratios=(1, 1.1))
+    for label in range(count):
+        ax = fig.add_subplot(grid[0, label])
+        ax.imshow(masks[label].numpy(), cmap="magma", vmin=0, vmax=1)
+        ax.set_title(f"label {label}\n{norms[label]:.1f} px", fontsize=9, color=ATTACK_COLOUR if anomaly[label] > threshold else "black")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if mark is not None:
+            ax.add_patch(Rectangle((mark.col - 1.5, mark.row - 1.5), mark.size + 2, mark.size + 2, fill=False, edgecolor="#00e5ff", linewidth=1))
+    bars_ax = fig.add_subplot(grid[1, :])
+    colours = [ATTACK_COLOUR if a > threshold else CLEAN_COLOUR for a in anomaly.tolist()]
+    bars = bars_ax.bar([str(label) for label in range(count)], anomaly.numpy(), color=colours)
+    bars_ax.bar_label(bars, fmt="%.2f", fontsize=8)
+    bars_ax.axhline(threshold, color="black", linestyle="--", linewidth=1, label=f"flagged above {threshold:g}")
+    bars_ax.axhline(0, color="grey", linewidth=0.5)
+    bars_ax.set(xlabel="label", ylabel="anomaly index")
+    bars_ax.legend(fontsize=8, loc="upper left")
+    bars_ax.margins(y=0.2)
+    fig.suptitle(title)
+    fig.tight_layout()
+
+
+def activation_maps(activations: torch.Tensor, title: str, ncols: int = 8, change: bool = False) -> None:
+    """A value per neuron [C, H, W] of a convolution, one small map per channel.
+
+    change=True shows signed differences (red up, blue down) instead of activations.
+    """
+    channels = len(activations)
+    nrows = -(-channels // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 1.3, nrows * 1.6 + 0.4), squeeze=False)
+    top = activations.abs().max().item()
+    cmap, vmin = ("RdBu_r", -top) if change else ("viridis", 0)
+    for channel, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if channel < channels:
+            shown = ax.imshow(activations[channel].numpy(), cmap=cmap, vmin=vmin, vmax=top)
+            ax.set_title(f"channel {channel}", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.colorbar(shown, ax=axes, shrink=0.8, label="change" if change else "mean activation")
+
+
+def pruning_curves(fractions: Sequence[float], results: dict[str, Sequence[dict]]) -> None:
+    """Clean accuracy and ASR against the fraction pruned, one line style per way of pruning."""
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    shown = np.array(fractions) * 100
+    for (name, rows), style in zip(results.items(), ("o-", "s--", "^:")):
+        ax.plot(shown, [100 * r["clean_accuracy"] for r in rows], style, color=CLEAN_COLOUR, label=f"clean accuracy, {name}")
+        ax.plot(shown, [100 * r["attack_success_rate"] for r in rows], style, color=ATTACK_COLOUR, label=f"ASR, {name}")
+    ax.set(xlabel="pruned, least active first (%)", ylabel="%", ylim=(-3, 103), title="Pruning dormant units (no fine-tuning yet)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="center left")
+    fig.tight_layout()

@@ -1,4 +1,4 @@
-"""Interactive panels: change the attack, see the trigger at once, retrain with one click."""
+"""Interactive panels: change the attack and retrain with one click; tune a defense and see what it catches."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ import torch
 from IPython.display import display
 
 from .data import ImageSet
-from .experiments import AttackConfig, TrainedModel, attack_results, cached_path, train_model
+from . import plots
+from .defenses.fine_pruning import UNITS, prune_dormant
+from .defenses.strip import false_acceptance, rejection_threshold
+from .experiments import AttackConfig, TrainedModel, attack_results, cached_path, evaluate, train_model
 from .training import TrainingConfig, predict
 from .triggers import Trigger, apply_trigger
 
@@ -119,3 +122,65 @@ class AttackPanel:
 
     def _ipython_display_(self) -> None:
         display(self.widget())
+
+
+class StripPanel:
+    """A slider for STRIP's false rejection rate: the threshold, the histogram and the false acceptance follow."""
+
+    def __init__(self, clean_entropy: torch.Tensor, triggered_entropy: torch.Tensor):
+        self.clean_entropy, self.triggered_entropy = clean_entropy, triggered_entropy
+        self.false_rejection = widgets.SelectionSlider(
+            options=[(f"{r:.1%}", r) for r in (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)], value=0.01,
+            description="false rejection", style={"description_width": "110px"}, layout={"width": "420px"})
+        self.result = widgets.HTML()
+        self.output = widgets.Output()
+        self.threshold = self.false_acceptance = None
+        self.false_rejection.observe(lambda _change: self.update(), names="value")
+        self.update()
+
+    def update(self) -> None:
+        rate = self.false_rejection.value
+        self.threshold = rejection_threshold(self.clean_entropy, rate)
+        self.false_acceptance = false_acceptance(self.triggered_entropy, self.threshold)
+        self.result.value = (f"reject inputs with entropy below <b>{self.threshold:.3f}</b>: {rate:.1%} of clean inputs "
+                             f"are turned away, <b>{self.false_acceptance:.1%}</b> of triggered inputs get through")
+        self.output.clear_output(wait=True)
+        with self.output:
+            plots.histograms({"clean inputs": self.clean_entropy, "triggered inputs": self.triggered_entropy},
+                             "STRIP: entropy of the predictions on blended copies", "mean entropy (nats)",
+                             threshold=self.threshold, threshold_label="rejection threshold")
+            plt.show()
+
+    def _ipython_display_(self) -> None:
+        display(widgets.VBox([self.false_rejection, self.result, self.output]))
+
+
+class PruningPanel:
+    """Sliders for how much to prune and at what grain; clean accuracy and ASR of the pruned model follow."""
+
+    def __init__(self, model: torch.nn.Module, activations: torch.Tensor, test: ImageSet,
+                 trigger: Trigger = Trigger(), target_label: int = 8):
+        self.model, self.activations, self.test_set = model, activations, test
+        self.trigger, self.target_label = trigger, target_label
+        self.results: dict[tuple[str, float], dict] = {}
+        style = {"description_width": "110px"}
+        self.fraction = widgets.FloatSlider(0.3, min=0, max=0.9, step=0.05, description="pruned", readout_format=".0%",
+                                            style=style, continuous_update=False)
+        self.unit = widgets.ToggleButtons(options=UNITS, value="neuron", description="prune each", style=style)
+        self.result = widgets.HTML()
+        for control in (self.fraction, self.unit):
+            control.observe(lambda _change: self.update(), names="value")
+        self.update()
+
+    def update(self) -> dict:
+        key = (self.unit.value, round(self.fraction.value, 2))
+        if key not in self.results:
+            pruned = prune_dormant(self.model, self.activations, key[1], key[0])
+            self.results[key] = evaluate(pruned, self.test_set, self.trigger, self.target_label)
+        figures = self.results[key]
+        self.result.value = (f"{key[1]:.0%} of the {key[0]}s pruned: clean accuracy <b>{figures['clean_accuracy']:.2%}</b>, "
+                             f"attack success rate <b>{figures['attack_success_rate']:.2%}</b>")
+        return figures
+
+    def _ipython_display_(self) -> None:
+        display(widgets.VBox([self.unit, self.fraction, self.result]))

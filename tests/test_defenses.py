@@ -1,0 +1,235 @@
+"""The defenses: each on a small case with a known answer, then all on the lab's real backdoor."""
+
+import pytest
+import torch
+from torch import nn
+
+from utils.data import ImageSet
+from utils.defenses.activations import activation_clustering, penultimate_activations, spectral_signatures, two_means
+from utils.defenses.fine_pruning import fine_tune, last_conv_activations, prune_dormant
+from utils.defenses.neural_cleanse import anomaly_index, reverse_engineer_triggers
+from utils.defenses.reserve import clean_reserve
+from utils.defenses.strip import false_acceptance, rejection_threshold, strip_entropy, superimpose
+from utils.experiments import AttackConfig, evaluate, poison_for, train_model
+from utils.metrics import detection_scores
+from utils.models import SmallCNN
+from utils.training import TrainingConfig
+from utils.triggers import apply_trigger
+from utils.widgets import PruningPanel, StripPanel
+
+
+def blobs(sizes, centres, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.cat([torch.randn(n, len(c), generator=generator) + torch.tensor(c) for n, c in zip(sizes, centres)])
+
+
+def test_detection_scores_count_precision_and_recall():
+    flagged = torch.tensor([True, True, False, True, False])
+    scores = detection_scores(flagged, torch.tensor([0, 2, 3]))
+    assert scores == {"flagged": 3, "found": 2, "precision": 2 / 3, "recall": 2 / 3}
+
+
+def test_clean_reserve_never_holds_a_poisoned_sample_and_is_seeded():
+    numbered = ImageSet(torch.arange(1000).view(-1, 1, 1, 1), torch.zeros(1000, dtype=torch.long))  # image i holds i
+    poisoned = torch.arange(0, 1000, 2)
+    reserve = clean_reserve(numbered, poisoned, 300, seed=1)
+    drawn = reserve.images.flatten()
+    assert len(drawn) == 300 == len(drawn.unique())
+    assert (drawn % 2 == 1).all()
+    assert torch.equal(drawn, clean_reserve(numbered, poisoned, 300, seed=1).images.flatten())
+    assert not torch.equal(drawn, clean_reserve(numbered, poisoned, 300, seed=2).images.flatten())
+    with pytest.raises(ValueError, match="reserve size must be a whole number in 1..500"):
+        clean_reserve(numbered, poisoned, 501)
+
+
+def test_two_means_separates_a_small_distant_group():
+    points = blobs([950, 50], [[0.0] * 5, [8.0] * 5])
+    assignment = two_means(points)
+    small = int((assignment == 1).sum() < (assignment == 0).sum())
+    assert torch.equal((assignment == small).nonzero().squeeze(1), torch.arange(950, 1000))
+
+
+def test_activation_clustering_flags_only_the_class_with_a_small_cluster():
+    clean_class = blobs([500, 500], [[0.0] * 12, [3.0] * 12], seed=1)
+    poisoned_class = blobs([900, 60], [[0.0] * 12, [6.0] * 12], seed=2)
+    activations = torch.cat([clean_class, poisoned_class])
+    labels = torch.cat([torch.zeros(1000, dtype=torch.long), torch.ones(960, dtype=torch.long)])
+    result = activation_clustering(activations, labels)
+    assert [c.suspicious for c in result.classes] == [False, True]
+    assert detection_scores(result.flagged, torch.arange(1900, 1960))["recall"] == 1.0
+    with pytest.raises(ValueError, match=r"max_share must be a fraction in \(0, 0.5\)"):
+        activation_clustering(activations, labels, max_share=0.6)
+
+
+def test_spectral_signatures_remove_outliers_along_the_top_direction():
+    activations = blobs([950, 50], [[0.0] * 8, [0.0] * 7 + [12.0]])
+    labels = torch.zeros(1000, dtype=torch.long)
+    result = spectral_signatures(activations, labels, poison_bound=0.05)
+    assert int(result.flagged.sum()) == 75   # 1.5 x 5% of 1000
+    assert detection_scores(result.flagged, torch.arange(950, 1000))["recall"] == 1.0
+    with pytest.raises(ValueError, match="poison_bound"):
+        spectral_signatures(activations, labels, poison_bound=0)
+
+
+def test_anomaly_index_measures_distance_below_the_median_in_robust_deviations():
+    norms = torch.tensor([10.0, 11.0, 12.0, 9.0, 10.0, 11.0, 1.0])
+    index = anomaly_index(norms)
+    assert index[-1] > 2 > index[:-1].max()
+    assert index[1] < 0   # larger than the median: negative, never flagged
+
+
+BANDS = {0: slice(0, 2), 1: slice(2, 4), 2: slice(8, 10), 4: slice(10, 12)}   # label -> its columns
+
+
+class PixelBackdoor(nn.Module):
+    """A linear classifier on 12 x 12 images: labels 0, 1, 2, 4 read a band of columns
+    each; label 3 answers to pixel (5, 7) alone, a planted one-pixel backdoor."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(144, 5)
+        with torch.no_grad():
+            weight = torch.zeros(5, 12, 12)
+            for label, columns in BANDS.items():
+                weight[label, :, columns] = 1
+            weight[3, 5, 7] = 40
+            self.linear.weight.copy_(weight.flatten(1))
+            self.linear.bias.copy_(torch.tensor([0.0, 0.0, 0.0, -15.0, 0.0]))
+
+    def forward(self, x):
+        return self.linear(x.flatten(1))
+
+
+def band_images(count):
+    """Clean images of the four normal labels: their band bright, faint noise elsewhere."""
+    generator = torch.Generator().manual_seed(0)
+    images = (torch.rand(count, 1, 12, 12, generator=generator) * 40).to(torch.uint8)
+    for i in range(count):
+        images[i, :, :, list(BANDS.values())[i % 4]] = 200
+    images[:, :, 5, 7] = 0
+    return images
+
+
+def test_neural_cleanse_recovers_a_planted_one_pixel_trigger():
+    model = PixelBackdoor()
+    before = [p.clone() for p in model.parameters()]
+    found = reverse_engineer_triggers(model, band_images(200), num_classes=5, steps=300, batch_size=32, progress=False)
+    assert found.flagged() == [3]
+    assert divmod(found.masks[3].argmax().item(), 12) == (5, 7)
+    assert found.norms[3] < 2 < 10 < found.norms[[0, 1, 2, 4]].min()
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert all(p.requires_grad for p in model.parameters())
+
+
+def test_superimpose_adds_pixels_and_saturates_at_white():
+    a = torch.tensor([[10, 200]], dtype=torch.uint8)
+    b = torch.tensor([[20, 100]], dtype=torch.uint8)
+    assert superimpose(a, b).tolist() == [[30, 255]]
+
+
+def test_strip_entropy_is_zero_for_a_model_that_ignores_its_input():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    with torch.no_grad():
+        model[1].weight.zero_()
+        model[1].bias.copy_(torch.tensor([50.0, 0.0, 0.0]))
+    images = torch.zeros(5, 1, 2, 2, dtype=torch.uint8)
+    assert strip_entropy(model, images, images, blends=4).abs().max() < 1e-6
+
+
+def test_threshold_and_false_acceptance():
+    clean = torch.linspace(0, 1, 101)
+    threshold = rejection_threshold(clean, 0.1)
+    assert threshold == pytest.approx(0.1)
+    assert false_acceptance(torch.tensor([0.05, 0.2, 0.5, 0.01]), threshold) == 0.5
+    with pytest.raises(ValueError, match=r"false_rejection must be a fraction in \[0, 1\]"):
+        rejection_threshold(clean, 1.5)
+
+
+def test_pruning_zeroes_the_least_active_neurons_of_a_copy(mnist_test):
+    model = SmallCNN(seed=0)
+    activity = last_conv_activations(model, mnist_test.images[:200])
+    assert activity.shape == (16, 7, 7)
+    pruned = prune_dormant(model, activity, 0.25)
+    after = last_conv_activations(pruned, mnist_test.images[:200])
+    silenced = activity.flatten().argsort()[:196]
+    assert after.flatten()[silenced].abs().max() == 0
+    assert len(model.features) == 6   # the original is left as it was
+    channels = last_conv_activations(prune_dormant(model, activity, 0.25, "channel"), mnist_test.images[:200])
+    assert (channels.flatten(1).abs().amax(1) == 0).sum() == 4
+    with pytest.raises(ValueError, match=r"pruning fraction must be in \[0, 1\]"):
+        prune_dormant(model, activity, 1.2)
+    with pytest.raises(ValueError, match="unit must be one of"):
+        prune_dormant(model, activity, 0.2, "layer")
+
+
+def test_fine_tuning_keeps_pruned_neurons_silent(mnist_train):
+    small = ImageSet(mnist_train.images[:2000], mnist_train.labels[:2000])
+    model = SmallCNN(seed=0)
+    pruned = prune_dormant(model, last_conv_activations(model, small.images), 0.5)
+    tuned = fine_tune(pruned, small, TrainingConfig(epochs=1, batch_size=128, learning_rate=0.003))
+    silenced = pruned.features[-1].keep[0] == 0
+    assert last_conv_activations(tuned, small.images)[silenced].abs().max() == 0
+    assert not torch.equal(tuned.classifier[-1].weight, pruned.classifier[-1].weight)
+
+
+@pytest.fixture(scope="module")
+def lab_backdoor(mnist_train):
+    """The models and poisoned set of notebooks 02, 03 and 05 (from the model cache when there)."""
+    config = AttackConfig()
+    poisoned = poison_for(config, mnist_train)
+    return {
+        "config": config,
+        "poisoned": poisoned,
+        "backdoored": train_model(config, mnist_train, progress=False).model,
+        "clean": train_model(config.clean(), mnist_train, progress=False).model,
+        "reserve": clean_reserve(mnist_train, poisoned.indices, 6000),
+    }
+
+
+def test_on_the_lab_backdoor_activation_clustering_finds_the_poison(lab_backdoor):
+    poisoned = lab_backdoor["poisoned"]
+    result = activation_clustering(penultimate_activations(lab_backdoor["backdoored"], poisoned.images), poisoned.labels)
+    assert detection_scores(result.flagged, poisoned.indices)["recall"] >= 0.9
+
+
+def test_on_the_lab_backdoor_neural_cleanse_flags_label_8_at_the_trigger(lab_backdoor):
+    images = lab_backdoor["reserve"].images[:2000]
+    found = reverse_engineer_triggers(lab_backdoor["backdoored"], images, progress=False)
+    assert found.flagged() == [8]
+    assert divmod(found.masks[8].argmax().item(), 28) == (3, 3)
+    assert reverse_engineer_triggers(lab_backdoor["clean"], images, progress=False).flagged() == []
+
+
+def test_on_the_lab_backdoor_fine_pruning_removes_it_at_little_cost(lab_backdoor, mnist_test):
+    model, reserve = lab_backdoor["backdoored"], lab_backdoor["reserve"]
+    before = evaluate(model, mnist_test)
+    repaired = evaluate(fine_tune(prune_dormant(model, last_conv_activations(model, reserve.images), 0.3), reserve), mnist_test)
+    assert repaired["attack_success_rate"] < 0.1
+    assert repaired["clean_accuracy"] >= before["clean_accuracy"] - 0.01
+
+
+def test_on_the_lab_backdoor_strip_separates_triggered_inputs(lab_backdoor, mnist_test):
+    model, overlays = lab_backdoor["backdoored"], lab_backdoor["reserve"].images
+    inputs = mnist_test.images[:1000]
+    clean = strip_entropy(model, inputs, overlays)
+    triggered = strip_entropy(model, apply_trigger(inputs[mnist_test.labels[:1000] != 8]), overlays)
+    assert false_acceptance(triggered, rejection_threshold(clean, 0.01)) < 0.2
+
+
+def test_strip_panel_moves_the_threshold_with_the_slider():
+    panel = StripPanel(torch.linspace(0.5, 1.5, 100), torch.linspace(0.0, 0.6, 100))
+    strict = panel.false_acceptance
+    panel.false_rejection.value = 0.2
+    assert panel.threshold > 0.6 and panel.false_acceptance == 0 < strict
+    assert "20.0% of clean inputs" in panel.result.value
+
+
+def test_pruning_panel_evaluates_each_setting_once(mnist_test):
+    small = ImageSet(mnist_test.images[:500], mnist_test.labels[:500])
+    model = SmallCNN(seed=0)
+    panel = PruningPanel(model, last_conv_activations(model, small.images), small)
+    panel.fraction.value = 0.5
+    panel.unit.value = "channel"
+    panel.fraction.value = 0.3
+    assert set(panel.results) == {("neuron", 0.3), ("neuron", 0.5), ("channel", 0.5), ("channel", 0.3)}
+    assert "30% of the channels pruned" in panel.result.value

@@ -1,0 +1,94 @@
+"""Neural Cleanse (Wang et al., 2019): look for the smallest trigger that sends clean inputs to each label.
+
+For a backdoored label such a trigger is tiny, because the network has learnt one; for a
+normal label it has to paint a good part of another digit. The anomaly index tells how
+far one label's smallest trigger lies below the others'.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from ..training import to_model_input
+
+MAD_TO_STD = 1.4826   # makes the median absolute deviation estimate a normal distribution's sigma
+
+
+class ReversedTriggers(NamedTuple):
+    masks: torch.Tensor      # float [K, H, W] in [0, 1]: where each label's trigger is painted
+    patterns: torch.Tensor   # float [K, C, H, W] in [0, 1]: what is painted there
+    norms: torch.Tensor      # float [K]: the L1 norm of each mask (pixels covered)
+
+    def anomaly_index(self) -> torch.Tensor:
+        return anomaly_index(self.norms)
+
+    def flagged(self, threshold: float = 2.0) -> list[int]:
+        """Labels whose trigger is anomalously small: anomaly index above `threshold`."""
+        return [label for label, index in enumerate(self.anomaly_index().tolist()) if index > threshold]
+
+
+def anomaly_index(norms: torch.Tensor) -> torch.Tensor:
+    """How far each norm lies below the median, in robust standard deviations (1.4826 x MAD).
+
+    Positive for norms smaller than the median; Wang et al. flag a label above 2.
+    """
+    median = norms.median()
+    spread = MAD_TO_STD * (norms - median).abs().median()
+    return (median - norms) / spread.clamp_min(1e-12)
+
+
+def reverse_engineer_triggers(model: torch.nn.Module, clean_images: torch.Tensor, num_classes: int = 10,
+                              steps: int = 400, batch_size: int = 64, learning_rate: float = 0.1,
+                              initial_cost: float = 1e-2, target_success: float = 0.95, mask_start: float = 0.02,
+                              seed: int = 0, progress: bool = True) -> ReversedTriggers:
+    """For every label at once, optimise a mask m and pattern p so that (1 - m) x + m p is classified as that label.
+
+    The loss is cross-entropy plus cost x |m|_1. As in the paper, the cost rises while the
+    trigger succeeds on at least `target_success` of a batch and falls while it does not, and
+    the smallest successful mask is kept. Masks start almost empty (`mask_start`), so they
+    grow where the model is most sensitive. The model's weights are not changed.
+    """
+    if not 0 < mask_start < 1:
+        raise ValueError(f"mask_start must be in (0, 1), got {mask_start!r}")
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(seed)
+    images = to_model_input(clean_images).to(device)
+    channels, height, width = images.shape[1:]
+    mask_logit = torch.full((num_classes, 1, height, width), torch.logit(torch.tensor(mask_start)).item(), device=device, requires_grad=True)
+    pattern_logit = torch.zeros((num_classes, channels, height, width), device=device, requires_grad=True)
+    optimizer = torch.optim.Adam([mask_logit, pattern_logit], lr=learning_rate, betas=(0.5, 0.9))
+    targets = torch.arange(num_classes, device=device).repeat_interleave(batch_size)
+    cost = torch.full((num_classes,), initial_cost, device=device)
+    streak = torch.zeros(num_classes, device=device)   # > 0: successes in a row, < 0: failures in a row
+    best_norms = torch.full((num_classes,), float("inf"))
+    best_masks, best_patterns = torch.zeros(num_classes, height, width), torch.zeros(num_classes, channels, height, width)
+    was_trainable = [p.requires_grad for p in model.parameters()]
+    model.eval().requires_grad_(False)
+    try:
+        for _ in tqdm(range(steps), disable=not progress, desc="Neural Cleanse", unit="step", mininterval=0.5):
+            batch = images[torch.randint(len(images), (batch_size,), generator=generator).to(device)]
+            mask, pattern = torch.sigmoid(mask_logit), torch.sigmoid(pattern_logit)
+            stamped = (1 - mask[:, None]) * batch[None] + (mask * pattern)[:, None]
+            logits = model(stamped.flatten(0, 1).contiguous(memory_format=torch.channels_last))
+            cross_entropy = F.cross_entropy(logits, targets, reduction="none").view(num_classes, batch_size).mean(1)
+            norms = mask.flatten(1).sum(1)
+            optimizer.zero_grad(set_to_none=True)
+            (cross_entropy + cost * norms).sum().backward()
+            optimizer.step()
+            with torch.no_grad():
+                success = (logits.argmax(1) == targets).float().view(num_classes, batch_size).mean(1) >= target_success
+                better = (success & (norms < best_norms.to(device))).cpu()
+                best_norms[better] = norms.cpu()[better]
+                best_masks[better] = mask[better.to(device), 0].cpu()
+                best_patterns[better] = pattern[better.to(device)].cpu()
+                streak = torch.where(success, streak.clamp_min(0) + 1, streak.clamp_max(0) - 1)
+                cost = torch.where(streak >= 10, cost * 1.5, torch.where(streak <= -10, cost / 1.5 ** 1.5, cost))
+                streak[streak.abs() >= 10] = 0
+    finally:
+        for parameter, trainable in zip(model.parameters(), was_trainable):
+            parameter.requires_grad_(trainable)
+    return ReversedTriggers(best_masks, best_patterns, best_norms)

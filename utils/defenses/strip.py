@@ -1,0 +1,42 @@
+"""STRIP (Gao et al., 2019): catch triggered inputs at run time by how sure the model stays.
+
+Superimpose an input on clean images and classify the blends. A clean input's digit gets
+mixed up with the others, so the predictions scatter (high entropy); a triggered input
+keeps its trigger in every blend, so the model keeps answering the target (low entropy).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..training import predict_logits
+
+
+def superimpose(images: torch.Tensor, overlays: torch.Tensor) -> torch.Tensor:
+    """Add uint8 images pixel by pixel, saturating at 255 (as the paper's blending does)."""
+    return (images.int() + overlays.int()).clamp(max=255).to(torch.uint8)
+
+
+def strip_entropy(model: torch.nn.Module, images: torch.Tensor, overlays: torch.Tensor, blends: int = 32,
+                  seed: int = 0, batch_size: int = 64) -> torch.Tensor:
+    """Mean prediction entropy (nats) of each image blended with `blends` random overlays: float [N]."""
+    generator = torch.Generator().manual_seed(seed)
+    entropies = []
+    for chunk in images.split(batch_size):
+        picked = overlays[torch.randint(len(overlays), (len(chunk), blends), generator=generator)]
+        blended = superimpose(chunk[:, None], picked).flatten(0, 1)
+        probabilities = predict_logits(model, blended).softmax(1).view(len(chunk), blends, -1)
+        entropies.append(-(probabilities * probabilities.clamp_min(1e-12).log()).sum(2).mean(1))
+    return torch.cat(entropies)
+
+
+def rejection_threshold(clean_entropy: torch.Tensor, false_rejection: float = 0.01) -> float:
+    """The entropy below which an input is rejected, set so `false_rejection` of clean inputs are."""
+    if not 0 <= false_rejection <= 1:
+        raise ValueError(f"false_rejection must be a fraction in [0, 1], got {false_rejection!r}")
+    return torch.quantile(clean_entropy, false_rejection).item()
+
+
+def false_acceptance(triggered_entropy: torch.Tensor, threshold: float) -> float:
+    """Share of triggered inputs that pass as clean: entropy at or above the threshold."""
+    return (triggered_entropy >= threshold).float().mean().item()
