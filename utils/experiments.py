@@ -8,7 +8,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import torch
 
@@ -55,20 +55,27 @@ def train_model(config: AttackConfig, train: ImageSet, test: ImageSet | None = N
     code and torch version) is loaded from .cache/models instead of trained again;
     every newly trained model is stored there.
     """
-    path = cached_path(config)
+    return train_cached(cached_path(config), lambda seed: SmallCNN(seed=seed), lambda: poison_for(config, train),
+                        config.training, test, reuse=reuse, progress=progress, device=device)
+
+
+def train_cached(path: Path, build: Callable[[int | None], torch.nn.Module], poisoned: Callable[[], PoisonedSet],
+                 training: TrainingConfig, test: ImageSet | None = None, *, reuse: bool = True, progress: bool = True,
+                 device: str | None = None) -> TrainedModel:
+    """Load the model stored at `path`, or build(seed) one, train it on poisoned() and store it there."""
     if reuse and path.exists():
         saved = torch.load(path, weights_only=False)
-        model = SmallCNN(seed=None)
+        model = build(None)
         model.load_state_dict(saved["state"])
         model.to(pick_device(device), memory_format=torch.channels_last).eval()
         return TrainedModel(model, History(**saved["history"]), saved["poisoned_indices"])
-    poisoned = poison_for(config, train)
-    model = SmallCNN(seed=config.training.seed)
-    history = fit(model, poisoned, config.training, test=test, device=device, progress=progress)
+    data = poisoned()
+    model = build(training.seed)
+    history = fit(model, data, training, test=test, device=device, progress=progress)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.cpu() for k, v in model.state_dict().items()}
-    torch.save({"state": state, "history": history.as_dict(), "poisoned_indices": poisoned.indices}, path)
-    return TrainedModel(model, history, poisoned.indices)
+    torch.save({"state": state, "history": history.as_dict(), "poisoned_indices": data.indices}, path)
+    return TrainedModel(model, history, data.indices)
 
 
 def poison_for(config: AttackConfig, train: ImageSet) -> PoisonedSet:
@@ -112,8 +119,13 @@ def cache_key(config: AttackConfig) -> str:
     """A name for a trained model: its configuration, the code that trains it, torch's version."""
     if config.poison_rate == 0:  # trigger and target do not matter without poison
         config = replace(config, trigger=Trigger(), target_label=8, include_target_class=True)
-    code = "".join(inspect.getsource(module) for module in (models, training, triggers))
-    text = json.dumps([asdict(config), torch.__version__, code], sort_keys=True, default=str)
+    return model_key(asdict(config), (models, training, triggers))
+
+
+def model_key(description: dict, modules: tuple) -> str:
+    """A short hash of a model's description, the source of `modules` and torch's version."""
+    code = "".join(inspect.getsource(module) for module in modules)
+    text = json.dumps([description, torch.__version__, code], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 

@@ -11,7 +11,8 @@ import torch
 from .data import ImageSet
 
 
-def _is_fraction(value) -> bool:
+def is_fraction(value) -> bool:
+    """True for a finite number in [0, 1] (and not a bool)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 <= value <= 1
 
 
@@ -37,13 +38,13 @@ class Trigger:
                 raise ValueError(f"trigger {name} must be a whole number, got {value!r}")
         if self.size < 1:
             raise ValueError(f"trigger size must be at least 1 pixel, got {self.size}")
-        if not _is_fraction(self.value):
+        if not is_fraction(self.value):
             raise ValueError(f"trigger value must be a brightness in [0, 1], got {self.value!r}")
         if self.pattern is not None:
             pattern = tuple(tuple(row) for row in self.pattern)
             if len(pattern) != self.size or any(len(row) != self.size for row in pattern):
                 raise ValueError(f"trigger pattern must be {self.size} x {self.size} (the trigger size), got {pattern!r}")
-            if not all(_is_fraction(v) for row in pattern for v in row):
+            if not all(is_fraction(v) for row in pattern for v in row):
                 raise ValueError(f"every pattern value must be a brightness in [0, 1], got {pattern!r}")
             object.__setattr__(self, "pattern", pattern)
 
@@ -86,7 +87,7 @@ def poison(train: ImageSet, rate: float, trigger: Trigger = Trigger(), target_la
     with include_target_class=False, samples already labelled `target_label` are left
     out, so every poisoned sample teaches the model something). The input is not changed.
     """
-    if not _is_fraction(rate):
+    if not is_fraction(rate):
         raise ValueError(f"poison rate must be a fraction in [0, 1], got {rate!r}")
     if isinstance(target_label, bool) or not isinstance(target_label, int) or not 0 <= target_label < num_classes:
         raise ValueError(f"target label must be a class in 0..{num_classes - 1}, got {target_label!r}")
