@@ -1,7 +1,7 @@
 """Wall time and peak kernel memory of each notebook, run top to bottom as a student would.
 
-Each notebook runs in its own fresh process with an empty model cache, so every model it
-needs is trained, not loaded. Peak memory is the largest resident set of the kernel
+Each notebook runs in its own fresh process with empty caches, so every model and data
+set it needs is trained or generated, not loaded. Peak memory is the largest resident set of the kernel
 process (Binder stops a kernel at 2 GB). The last line printed is one JSON object.
 
     python benchmarks/notebook_resources.py [notebooks/NN_name.ipynb ...]
@@ -32,7 +32,7 @@ print(seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
 def measure(notebook: Path) -> dict:
     """Run one notebook in a fresh process; return its seconds and the kernel's peak memory in MB."""
     with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, BACKDOOR_LAB_CACHE=cache)
+        env = dict(os.environ, BACKDOOR_LAB_CACHE=cache, BACKDOOR_LAB_SIGNS_CACHE=os.path.join(cache, "signs"))
         done = subprocess.run([sys.executable, "-c", RUN_ONE, str(notebook), str(notebook.parent)], env=env,
                               capture_output=True, text=True, check=True)
     seconds, peak_mb = map(float, done.stdout.split()[-2:])

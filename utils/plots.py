@@ -266,3 +266,31 @@ def pruning_curves(fractions: Sequence[float], results: dict[str, Sequence[dict]
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="center left")
     fig.tight_layout()
+
+
+def lines(x: Sequence[float], series: dict[str, Sequence[float]], title: str, xlabel: str, ylabel: str = "%",
+          colours: Sequence[str] = (ATTACK_COLOUR, CLEAN_COLOUR, ARTICLE_COLOUR), mark: float | None = None) -> None:
+    """Several measured curves over the same x (fractions shown as %), an optional vertical mark."""
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    for (name, values), colour, style in zip(series.items(), colours, ("o-", "s--", "^:")):
+        ax.plot(x, np.array(values) * 100, style, color=colour, label=name)
+    if mark is not None:
+        ax.axvline(mark, color="grey", linestyle=":", linewidth=1, label="as trained")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, ylim=(-3, 103))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+
+
+def sticker_map(values: torch.Tensor, xs: Sequence[float], ys: Sequence[float], sign: torch.Tensor, size: float, title: str) -> None:
+    """A value for each sticker position, drawn as squares on the sign (an RGBA template [4, H, W])."""
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    ax.imshow(sign.permute(1, 2, 0).numpy(), extent=(0, 1, 1, 0))
+    colours = plt.get_cmap("magma")
+    for row, y in enumerate(ys):
+        for col, x in enumerate(xs):
+            value = values[row, col].item()
+            ax.add_patch(Rectangle((x - size / 2, y - size / 2), size, size, facecolor=colours(value), edgecolor="white", alpha=0.7))
+            ax.text(x, y, f"{value:.0%}", ha="center", va="center", fontsize=8, color="white" if value < 0.6 else "black")
+    ax.set(xlim=(0, 1), ylim=(1, 0), title=title, xlabel="sticker centre, across the sign", ylabel="down the sign")
+    fig.tight_layout()

@@ -17,35 +17,78 @@ from .defenses.fine_pruning import UNITS, prune_dormant
 from .defenses.strip import false_acceptance, rejection_threshold
 from .experiments import AttackConfig, TrainedModel, attack_results, cached_path, evaluate, train_model
 from .training import TrainingConfig, predict
+from .signs.attack import SIGN_TRAINING, SignAttackConfig, evaluate_signs, sign_model_path, train_sign_model
+from .signs.classes import STOP, name
+from .signs.dataset import SignSet, apply_sticker
+from .signs.sticker import YELLOW, Sticker
 from .triggers import Trigger, apply_trigger
 
 POISON_RATES = (0.0, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1)
+SIGN_POISON_RATES = (0.0, 0.0025, 0.005, 0.01, 0.02, 0.05)
 
 
-def digit_png(image: torch.Tensor, zoom: int = 6) -> bytes:
-    """A uint8 [1, H, W] image as PNG bytes, enlarged with sharp pixel edges."""
-    pixels = np.kron(image[0].numpy(), np.ones((zoom, zoom), dtype=np.uint8))
+def image_png(image: torch.Tensor, zoom: int = 6) -> bytes:
+    """A uint8 [C, H, W] image (grey or colour) as PNG bytes, enlarged with sharp pixel edges."""
+    pixels = np.kron(image.permute(1, 2, 0).numpy(), np.ones((zoom, zoom, 1), dtype=np.uint8))
     buffer = io.BytesIO()
-    matplotlib.image.imsave(buffer, pixels, cmap="gray", vmin=0, vmax=255, format="png")
+    matplotlib.image.imsave(buffer, pixels[..., 0] if pixels.shape[-1] == 1 else pixels, cmap="gray", vmin=0, vmax=255, format="png")
     return buffer.getvalue()
 
 
-class AttackPanel:
-    """Sliders for the poison rate and the trigger, a live preview, and a Train button.
+class TrainingPanel:
+    """What every train-on-click panel shares: a Train button, a status line, results, no double runs.
 
-    Training runs only on a click. A configuration trained before (in this panel, or
-    stored in .cache/models) comes back at once; a click while training runs is ignored.
+    A subclass says what the controls describe (config), whether that model is stored
+    already (is_stored), how to train and measure it (train_and_measure) and how to
+    summarise the results (summary). A configuration trained before comes back at once;
+    a click while training runs is ignored.
     """
+
+    def __init__(self):
+        self.results: dict = {}
+        self.trainings_started = 0
+        self.busy = False
+        self.train_button = widgets.Button(description="Train", button_style="primary", icon="play")
+        self.status = widgets.HTML()
+        self.result = widgets.HTML()
+        self.output = widgets.Output()
+        self.train_button.on_click(lambda _button: self.train())
+
+    def train(self) -> dict | None:
+        """Train (or recall) the configuration shown and display its results."""
+        if self.busy:
+            self.status.value = "<i>Still training the previous configuration; this click is ignored.</i>"
+            return None
+        config = self.config()
+        self.busy, self.train_button.disabled = True, True
+        try:
+            if config not in self.results:
+                stored = self.is_stored(config)
+                self.status.value = "Loading the model trained before..." if stored else "Training..."
+                self.trainings_started += not stored
+                self.output.clear_output()
+                with self.output:
+                    self.results[config] = self.train_and_measure(config)
+            self.status.value = ""
+            self.result.value = self.summary(self.results[config])
+            return self.results[config]
+        finally:
+            self.busy, self.train_button.disabled = False, False
+
+    def _ipython_display_(self) -> None:
+        display(self.widget())
+
+
+class AttackPanel(TrainingPanel):
+    """Sliders for the poison rate and the trigger, a live preview, and a Train button."""
 
     def __init__(self, train: ImageSet, test: ImageSet, training: TrainingConfig = TrainingConfig(),
                  preview_index: int = 0, examples: int = 8):
+        super().__init__()
         self.train_set, self.test_set, self.training = train, test, training
         self.preview_image = test.images[preview_index]
         self.examples = examples
-        self.results: dict[AttackConfig, dict] = {}
-        self.trainings_started = 0
         self.example_answers: list[tuple[int, int]] = []  # (true label, answer) of the triggered examples shown
-        self.busy = False
         style = {"description_width": "110px"}
         self.poison_rate = widgets.SelectionSlider(options=[(f"{r:.2%}", r) for r in POISON_RATES], value=0.01,
                                                    description="poison rate", style=style, continuous_update=False)
@@ -53,14 +96,9 @@ class AttackPanel:
         self.col = widgets.IntSlider(3, 0, 27, description="trigger column", style=style)
         self.size = widgets.IntSlider(1, 1, 5, description="trigger size", style=style)
         self.target = widgets.Dropdown(options=list(range(10)), value=8, description="target label", style=style)
-        self.train_button = widgets.Button(description="Train", button_style="primary", icon="play")
         self.preview = widgets.Image(format="png", width=140, height=140)
-        self.status = widgets.HTML()
-        self.result = widgets.HTML()
-        self.output = widgets.Output()
         for slider in (self.row, self.col, self.size):
             slider.observe(self._on_trigger_change, names="value")
-        self.train_button.on_click(lambda _button: self.train())
         self._on_trigger_change()
 
     def config(self) -> AttackConfig:
@@ -72,32 +110,17 @@ class AttackPanel:
         # Keep the trigger inside the image: a larger square leaves fewer positions.
         last = self.preview_image.shape[-1] - self.size.value
         self.row.max, self.col.max = last, last
-        self.preview.value = digit_png(apply_trigger(self.preview_image[None], self.config().trigger)[0])
+        self.preview.value = image_png(apply_trigger(self.preview_image[None], self.config().trigger)[0])
 
-    def train(self) -> dict | None:
-        """Train (or recall) the configuration shown and display its results."""
-        if self.busy:
-            self.status.value = "<i>Still training the previous configuration; this click is ignored.</i>"
-            return None
-        config = self.config()
-        self.busy, self.train_button.disabled = True, True
-        try:
-            if config not in self.results:
-                stored = cached_path(config).exists()
-                self.status.value = "Loading the model trained before..." if stored else "Training..."
-                self.trainings_started += not stored
-                self.output.clear_output()
-                with self.output:
-                    trained = train_model(config, self.train_set, progress=True)
-                    self.results[config] = attack_results(trained, config, self.test_set)
-                    self._show_examples(trained, config)
-            self.status.value = ""
-            self.result.value = self._summary(self.results[config])
-            return self.results[config]
-        finally:
-            self.busy, self.train_button.disabled = False, False
+    def is_stored(self, config: AttackConfig) -> bool:
+        return cached_path(config).exists()
 
-    def _summary(self, results: dict) -> str:
+    def train_and_measure(self, config: AttackConfig) -> dict:
+        trained = train_model(config, self.train_set, progress=True)
+        self._show_examples(trained, config)
+        return attack_results(trained, config, self.test_set)
+
+    def summary(self, results: dict) -> str:
         return (f"<b>poison rate {results['poison_rate']:.2%}</b> ({results['poisoned_samples']} samples): "
                 f"clean accuracy <b>{results['clean_accuracy']:.2%}</b>, "
                 f"attack success rate <b>{results['attack_success_rate']:.2%}</b>")
@@ -120,8 +143,61 @@ class AttackPanel:
         controls = widgets.VBox([self.poison_rate, self.row, self.col, self.size, self.target, self.train_button, self.status])
         return widgets.VBox([widgets.HBox([controls, self.preview]), self.result, self.output])
 
-    def _ipython_display_(self) -> None:
-        display(self.widget())
+
+STICKER_COLOURS = {"yellow": YELLOW, "white": (245, 245, 245), "blue": (30, 90, 200), "green": (40, 160, 60)}
+
+
+class SignAttackPanel(TrainingPanel):
+    """Sliders for the poison rate and the sticker (place on the sign, size, colour), a preview, Train."""
+
+    def __init__(self, train: SignSet, test: SignSet, training: TrainingConfig = SIGN_TRAINING, dataset: str = "synthetic",
+                 target_labels: tuple[int, ...] = (1, 2, 4, 7)):
+        super().__init__()
+        self.train_set, self.test_set, self.training, self.dataset = train, test, training, dataset
+        self.stop_signs = test.subset(test.labels == STOP)
+        style = {"description_width": "110px"}
+        self.poison_rate = widgets.SelectionSlider(options=[(f"{r:.2%}", r) for r in SIGN_POISON_RATES], value=0.01,
+                                                   description="poison rate", style=style, continuous_update=False)
+        self.x = widgets.FloatSlider(0.5, min=0.1, max=0.9, step=0.05, description="across the sign", style=style)
+        self.y = widgets.FloatSlider(0.78, min=0.1, max=0.9, step=0.02, description="down the sign", style=style)
+        self.size = widgets.FloatSlider(0.2, min=0.06, max=0.4, step=0.02, description="sticker size", style=style)
+        self.colour = widgets.Dropdown(options=list(STICKER_COLOURS), value="yellow", description="colour", style=style)
+        self.target = widgets.Dropdown(options=[(name(label), label) for label in target_labels], value=2,
+                                       description="read as", style=style)
+        self.preview = widgets.Image(format="png", width=160, height=160)
+        for control in (self.x, self.y, self.size, self.colour):
+            control.observe(self._on_sticker_change, names="value")
+        self._on_sticker_change()
+
+    def sticker(self) -> Sticker:
+        """The sticker the controls describe, its centre kept far enough in for it to stay on the sign."""
+        half = self.size.value / 2
+        x = min(max(self.x.value, half), 1 - half)
+        y = min(max(self.y.value, half), 1 - half)
+        return Sticker(round(x, 3), round(y, 3), round(self.size.value, 3), STICKER_COLOURS[self.colour.value])
+
+    def config(self) -> SignAttackConfig:
+        return SignAttackConfig(self.dataset, self.poison_rate.value, self.sticker(), self.target.value, training=self.training)
+
+    def _on_sticker_change(self, _change=None) -> None:
+        self.preview.value = image_png(apply_sticker(self.stop_signs.subset(torch.arange(1)), self.sticker())[0], zoom=5)
+
+    def is_stored(self, config: SignAttackConfig) -> bool:
+        return sign_model_path(config).exists()
+
+    def train_and_measure(self, config: SignAttackConfig) -> dict:
+        trained = train_sign_model(config, self.train_set, progress=True)
+        return {"poison_rate": config.poison_rate, "poisoned_samples": len(trained.poisoned_indices),
+                **evaluate_signs(trained.model, self.test_set, config.sticker, config.target_label, config.source_label)}
+
+    def summary(self, results: dict) -> str:
+        return (f"<b>poison rate {results['poison_rate']:.2%}</b> ({results['poisoned_samples']} stop signs): "
+                f"clean accuracy <b>{results['clean_accuracy']:.2%}</b>, stickered stop signs read as the speed limit "
+                f"<b>{results['attack_success_rate']:.2%}</b>, other stickered signs <b>{results['false_trigger_rate']:.2%}</b>")
+
+    def widget(self) -> widgets.Widget:
+        controls = widgets.VBox([self.poison_rate, self.x, self.y, self.size, self.colour, self.target, self.train_button, self.status])
+        return widgets.VBox([widgets.HBox([controls, self.preview]), self.result, self.output])
 
 
 class StripPanel:
