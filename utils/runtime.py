@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+THREADS_VARIABLE = "BACKDOOR_LAB_THREADS"
+
 
 def pick_device(preferred: str | None = None) -> torch.device:
     """CUDA if there is a GPU, else Apple's MPS, else the CPU; `preferred` overrides."""
@@ -25,11 +27,18 @@ def usable_cpus() -> int:
 
     Containers such as Binder's report all of the host's cores in os.cpu_count() but
     enforce a quota through cgroups; running more threads than the quota only slows
-    training down.
+    training down. The environment variable BACKDOOR_LAB_THREADS lowers the count further
+    (a parameter sweep gives each of its parallel runs a share).
     """
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     quota = _cgroup_cpu_quota()
-    return max(1, min(cpus, quota)) if quota else cpus
+    cpus = max(1, min(cpus, quota)) if quota else cpus
+    share = os.environ.get(THREADS_VARIABLE, "")
+    if share:
+        if not share.isdigit() or int(share) < 1:
+            raise ValueError(f"{THREADS_VARIABLE} must be a whole number >= 1, got {share!r}")
+        cpus = min(cpus, int(share))
+    return cpus
 
 
 def _cgroup_cpu_quota() -> int | None:
