@@ -1,0 +1,80 @@
+"""Binder's files: valid for repo2docker, consistent with requirements.txt, and their build steps work.
+
+The build is checked in a fresh virtual environment that also sees this environment's
+packages (through a .pth file), so that it does not install PyTorch again: it
+proves that binder/requirements.txt resolves, that postBuild succeeds in a clean copy
+of the repository, and that a notebook then runs there.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BINDER = REPO / "binder"
+
+
+def requirement_lines(path: Path) -> list[str]:
+    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line]
+
+
+def test_binder_pins_a_python_the_lab_supports():
+    runtime = (BINDER / "runtime.txt").read_text().strip()
+    match = re.fullmatch(r"python-3\.(\d+)", runtime)
+    assert match, f"runtime.txt must read python-3.X, got {runtime!r}"
+    assert int(match.group(1)) >= 10   # pyproject.toml: requires-python >= 3.10
+
+
+def test_binder_installs_the_same_packages_with_cpu_only_pytorch():
+    binder = requirement_lines(BINDER / "requirements.txt")
+    options = [line for line in binder if line.startswith("-")]
+    assert options == ["--extra-index-url https://download.pytorch.org/whl/cpu"]
+    packages = [line for line in binder if not line.startswith("-")]
+    assert sorted(packages) == sorted(requirement_lines(REPO / "requirements.txt"))
+
+
+def test_post_build_is_an_executable_bash_script():
+    post_build = BINDER / "postBuild"
+    assert post_build.stat().st_mode & 0o111, "postBuild must be executable"
+    assert post_build.read_text().startswith("#!/usr/bin/env bash\n")
+    subprocess.run(["bash", "-n", str(post_build)], check=True)
+
+
+def test_the_binder_build_steps_succeed_in_a_fresh_environment_and_a_notebook_runs(tmp_path):
+    copy = tmp_path / "repository"
+    listed = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]   # what a commit would hold
+    tracked = subprocess.run(listed, cwd=REPO, capture_output=True, check=True).stdout.decode().split("\0")
+    if not any(tracked):
+        pytest.skip("not a git checkout: cannot tell which files Binder would see")
+    for name in filter(lambda name: name and (REPO / name).is_file(), tracked):
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, copy / name)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    bin_dir = venv / "bin"
+    inner = subprocess.run([str(bin_dir / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    Path(inner, "outer_packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    install = subprocess.run([str(bin_dir / "pip"), "install", "--quiet", "-r", "binder/requirements.txt"], cwd=copy, env=env,
+                             capture_output=True, text=True)
+    assert install.returncode == 0, install.stderr[-3000:]
+    build = subprocess.run(["bash", "binder/postBuild"], cwd=copy, env=env, capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr[-3000:]
+    assert "street signs generated" in build.stdout
+    assert list((copy / ".cache" / "signs").glob("synthetic-20000-*.pt"))
+    imported = subprocess.run([str(bin_dir / "python"), "-c", "import utils, sys; print(utils.__file__)"], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, check=True)
+    assert imported.stdout.startswith(str(copy))   # the copy's utils package, installed by postBuild
+    run = subprocess.run([str(bin_dir / "python"), "-m", "papermill", "--cwd", "notebooks", "notebooks/01_clean_training.ipynb",
+                          str(tmp_path / "out.ipynb"), "-p", "results_path", str(tmp_path / "out.json")],
+                         cwd=copy, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads((tmp_path / "out.json").read_text())["clean_accuracy"] > 0.98
