@@ -1,0 +1,137 @@
+"""The widgets in a real browser: JupyterLab on loopback, driven by headless Chromium through Playwright.
+
+Opens notebook 03, runs all cells, checks that the attack panel rendered as widgets,
+moves the poison-rate slider, clicks Train and waits for the new attack success rate.
+A screenshot is kept in runs/test-artifacts/. Without a Chromium on the machine the
+test is skipped, unless BACKDOOR_LAB_REQUIRE_BROWSER=1 (as in CI), where it fails.
+"""
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "runs" / "test-artifacts"
+NOTEBOOK = "03_triggered_evaluation.ipynb"
+CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def write_settings(folder: Path, settings: dict) -> None:
+    """JupyterLab user settings, one file per plugin of @jupyterlab."""
+    for plugin, values in settings.items():
+        package, name = plugin.split("/")
+        path = folder / "@jupyterlab" / package / f"{name}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+
+
+def stop(server: subprocess.Popen) -> None:
+    """End the server and every kernel it started (they share its process group)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(server.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            server.wait(timeout=20)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture
+def jupyter_lab(tmp_path):
+    """A JupyterLab server on loopback serving a copy of notebook 03; stopped, port freed, whatever happens."""
+    if CHROMIUM is None:
+        if os.environ.get("BACKDOOR_LAB_REQUIRE_BROWSER") == "1":
+            pytest.fail("no Chromium found: install Debian's chromium package (.ci/run does)")
+        pytest.skip("no Chromium on this machine (install Debian's chromium package to run this test)")
+    root = tmp_path / "lab"
+    root.mkdir()
+    shutil.copy(REPO / "notebooks" / NOTEBOOK, root / NOTEBOOK)   # the copy, not the repository's file, gets autosaved
+    port, token = free_port(), secrets.token_hex(16)
+    settings = tmp_path / "settings"
+    write_settings(settings, {"notebook-extension/tracker": {"windowingMode": "none"},   # render every cell
+                              "apputils-extension/notification": {"fetchNews": "false"}})
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"), JUPYTERLAB_SETTINGS_DIR=str(settings))
+    log = open(tmp_path / "server.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0"]
+        + (["--allow-root"] if os.geteuid() == 0 else []),
+        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"JupyterLab did not start; its log:\n{(tmp_path / 'server.log').read_text()}")
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK}?token={token}"
+    finally:
+        stop(server)
+        log.close()
+        deadline = time.monotonic() + 10
+        while not port_is_free(port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert port_is_free(port), f"port {port} still in use after the server stopped"
+
+
+def test_the_attack_panel_works_in_jupyterlab_in_a_real_browser(jupyter_lab):
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(jupyter_lab)
+            expect(page.locator(".jp-StatusBar-Widget", has_text="Idle").first).to_be_visible(timeout=120_000)
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+            page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
+
+            train = page.get_by_role("button", name="Train")
+            expect(train).to_be_visible(timeout=300_000)
+            panel = page.locator(".jp-OutputArea-output", has=train)
+            rate = panel.locator(".widget-slider", has_text="poison rate")
+            expect(rate.locator(".widget-readout")).to_have_text("1.00%")
+            expect(panel.locator(".widget-slider")).to_have_count(4)
+            expect(panel).not_to_contain_text("Loading widget")
+            expect(panel).not_to_contain_text("VBox(children")
+            expect(page.locator(".jp-StatusBar-Widget", has_text="Idle").first).to_be_visible(timeout=300_000)
+
+            rate.locator(".noUi-handle, .slider-handle, [role='slider']").first.focus()
+            page.keyboard.press("ArrowRight")
+            expect(rate.locator(".widget-readout")).to_have_text("2.00%")
+            train.click()
+            expect(panel).to_contain_text("poison rate 2.00%", timeout=180_000)
+            expect(panel).to_contain_text("attack success rate")
+            panel.scroll_into_view_if_needed()
+        finally:
+            page.screenshot(path=str(ARTIFACTS / "browser_notebook_03.png"))
+            browser.close()
