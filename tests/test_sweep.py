@@ -1,6 +1,7 @@
 """The papermill sweep: the grid is checked first, failures are kept apart, finished runs are not repeated."""
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,7 @@ def test_one_run_per_combination_each_in_its_own_folder(tmp_path):
 
 
 def test_a_small_real_sweep_keeps_the_good_runs_and_reports_the_failed_one(tmp_path):
-    out = tmp_path / "sweep"
+    out, working_directory = tmp_path / "sweep", os.getcwd()
     report = sweep(POISONING, {"poison_rate": [0.01, 1.5]}, out, jobs=2, progress=False)
     assert [run.parameters for run in report["done"]] == [{"poison_rate": 0.01}]
     (failed, reason), = report["failed"]
@@ -55,6 +56,7 @@ def test_a_small_real_sweep_keeps_the_good_runs_and_reports_the_failed_one(tmp_p
     assert len(table) == 1 and table[0]["poison_rate"] == "0.01"
     assert 0.9 < float(table[0]["backdoor_attack_success_rate"]) <= 1
     assert report["plot"].exists() and report["plot"].stat().st_size > 10_000
+    assert os.getcwd() == working_directory   # parallel runs never move the test process
 
     again = sweep(POISONING, {"poison_rate": [0.01, 1.5]}, out, jobs=1, progress=False)
     assert [run.parameters for run in again["skipped"]] == [{"poison_rate": 0.01}]

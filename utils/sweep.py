@@ -18,6 +18,7 @@ import csv
 import itertools
 import json
 import os
+import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -98,35 +99,44 @@ def sweep(notebook: str | Path, grid: dict[str, list], out: str | Path, jobs: in
     jobs = jobs or max(1, usable_cpus() // 2)
     todo = [run for run in runs if not run.results.exists()]
     report = {"done": [], "skipped": [r for r in runs if r not in todo], "failed": []}
-    previous = os.environ.get(THREADS_VARIABLE)
-    os.environ[THREADS_VARIABLE] = str(max(1, usable_cpus() // jobs))   # each kernel's share of the CPUs
-    try:
-        with ThreadPoolExecutor(max_workers=jobs) as pool, tqdm(total=len(runs), initial=len(runs) - len(todo),
-                                                                  disable=not progress, unit="run", desc="sweep") as bar:
-            futures = {pool.submit(_execute, notebook, run): run for run in todo}
-            for future in as_completed(futures):
-                run, error = futures[future], future.exception()
-                if error is None:
-                    report["done"].append(run)
-                else:
-                    report["failed"].append((run, _first_line(error)))
-                    bar.write(f"FAILED {run.parameters}: {_first_line(error)}\n  executed notebook kept: {run.notebook}")
-                bar.update()
-    finally:
-        if previous is None:
-            os.environ.pop(THREADS_VARIABLE, None)
-        else:
-            os.environ[THREADS_VARIABLE] = previous
+    env = dict(os.environ, **{THREADS_VARIABLE: str(max(1, usable_cpus() // jobs))})   # each kernel's share of the CPUs
+    with ThreadPoolExecutor(max_workers=jobs) as pool, tqdm(total=len(runs), initial=len(runs) - len(todo),
+                                                              disable=not progress, unit="run", desc="sweep") as bar:
+        futures = {pool.submit(_execute, notebook, run, env): run for run in todo}
+        for future in as_completed(futures):
+            run, error = futures[future], future.result()
+            if error is None:
+                report["done"].append(run)
+            else:
+                report["failed"].append((run, error))
+                bar.write(f"FAILED {run.parameters}: {error}\n  executed notebook kept: {run.notebook}")
+            bar.update()
     finished = [run for run in runs if run.results.exists()]
     report["csv"] = write_csv(finished, out / "results.csv")
     report["plot"] = plot(finished, list(grid), out / "results.png") if finished else None
     return report
 
 
-def _execute(notebook: Path, run: Run) -> None:
+def _execute(notebook: Path, run: Run, env: dict) -> str | None:
+    """Run one notebook in its own papermill process; None if it succeeded, else what went wrong."""
     run.folder.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(str(notebook), str(run.notebook), cwd=str(notebook.parent), progress_bar=False,
-                               parameters={**run.parameters, "results_path": str(run.results.resolve())})
+    parameters = {**run.parameters, "results_path": str(run.results.resolve())}
+    done = subprocess.run([sys.executable, "-m", "papermill", str(notebook), str(run.notebook), "--cwd", str(notebook.parent),
+                           "--no-progress-bar", "-y", json.dumps(parameters)], env=env, capture_output=True, text=True)
+    if done.returncode == 0 and run.results.exists():
+        return None
+    return _notebook_error(run.notebook) or (done.stderr.strip().splitlines() or ["papermill failed"])[-1][:300]
+
+
+def _notebook_error(path: Path) -> str | None:
+    """The error a cell of an executed notebook raised, as 'Name: message'."""
+    if not path.exists():
+        return None
+    for cell in json.loads(path.read_text()).get("cells", []):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return f"{output['ename']}: {output['evalue']}"[:300]
+    return None
 
 
 def rows(runs: list[Run]) -> list[dict]:
@@ -199,11 +209,6 @@ def _slug(value) -> str:
 
 def _cell(value):
     return value if isinstance(value, (int, float, str)) else json.dumps(value)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return (text[-1] if text else type(error).__name__)[:300]
 
 
 def main(argv: list[str] | None = None) -> int:
