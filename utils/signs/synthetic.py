@@ -169,7 +169,6 @@ def _occlude(image: torch.Tensor, occluder: torch.Tensor) -> torch.Tensor:
     on, edge, depth, start, length = occluder[:, :5].T
     colour = occluder[:, 5:8]
     across, along = axis.view(1, 1, size), axis.view(1, size, 1)
-    inside_along = (along >= start[:, None, None]) & (along <= (start + length)[:, None, None])
     masks = []
     for e in range(4):   # from the left, top, right, bottom edge
         depth_axis = across if e in (0, 2) else along
@@ -178,7 +177,6 @@ def _occlude(image: torch.Tensor, occluder: torch.Tensor) -> torch.Tensor:
         start_ok = (other >= start[:, None, None]) & (other <= (start + length)[:, None, None])
         masks.append(reach & start_ok & (edge[:, None, None] == e))
     mask = (torch.stack(masks).any(0) & (on[:, None, None] > 0))[:, None]
-    del inside_along
     return torch.where(mask, colour[:, :, None, None].expand_as(image), image)
 
 
