@@ -111,9 +111,9 @@ def sweep(notebook: str | Path, grid: dict[str, list], out: str | Path, jobs: in
                 report["failed"].append((run, error))
                 bar.write(f"FAILED {run.parameters}: {error}\n  executed notebook kept: {run.notebook}")
             bar.update()
-    finished = [run for run in runs if run.results.exists()]
-    report["csv"] = write_csv(finished, out / "results.csv")
-    report["plot"] = plot(finished, list(grid), out / "results.png") if finished else None
+    table = rows([run for run in runs if run.results.exists()])
+    report["csv"] = write_csv(table, out / "results.csv")
+    report["plot"] = plot(table, list(grid), out / "results.png") if table else None
     return report
 
 
@@ -149,9 +149,8 @@ def rows(runs: list[Run]) -> list[dict]:
     return table
 
 
-def write_csv(runs: list[Run], path: Path) -> Path:
-    """The results table of the finished runs as CSV."""
-    table = rows(runs)
+def write_csv(table: list[dict], path: Path) -> Path:
+    """The results table (see rows) as CSV."""
     columns = list(dict.fromkeys(key for row in table for key in row))
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as handle:
@@ -161,12 +160,11 @@ def write_csv(runs: list[Run], path: Path) -> Path:
     return path
 
 
-def plot(runs: list[Run], names: list[str], path: Path) -> Path:
+def plot(table: list[dict], names: list[str], path: Path) -> Path:
     """Each result that is a fraction against the first swept parameter, one line per other combination."""
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    table = rows(runs)
     metrics = [k for k in table[0] if k not in names and all(isinstance(r.get(k), float) and 0 <= r[k] <= 1 for r in table)]
     x_name, others = names[0], names[1:]
     fig, axes = plt.subplots(1, max(1, len(metrics)), figsize=(4.5 * max(1, len(metrics)), 3.6), squeeze=False)

@@ -89,9 +89,13 @@ def apply_sticker(signs: SignSet, sticker: Sticker) -> torch.Tensor:
     stamped = signs.images.clone()
     colour = torch.tensor(sticker.colour, dtype=torch.uint8).view(3, 1, 1)
     left, top, right, bottom = sticker.bounds()
-    for image, box in zip(stamped, signs.boxes if sticker.place == "sign" else torch.tensor([[0.0, 0, size, size]]).expand(len(stamped), 4)):
-        x0, y0, x1, y1 = box.tolist()
-        columns = slice(round(x0 + left * (x1 - x0)), max(round(x0 + left * (x1 - x0)) + 1, round(x0 + right * (x1 - x0))))
-        rows = slice(round(y0 + top * (y1 - y0)), max(round(y0 + top * (y1 - y0)) + 1, round(y0 + bottom * (y1 - y0))))
-        image[:, rows, columns] = colour
+    boxes = signs.boxes if sticker.place == "sign" else torch.tensor([[0.0, 0, size, size]]).expand(len(stamped), 4)
+    for image, (x0, y0, x1, y1) in zip(stamped, boxes.tolist()):
+        image[:, _pixels(y0, y1, top, bottom), _pixels(x0, x1, left, right)] = colour
     return stamped
+
+
+def _pixels(start: float, end: float, low: float, high: float) -> slice:
+    """The pixels from fraction `low` to `high` of the span start..end, at least one."""
+    first = round(start + low * (end - start))
+    return slice(first, max(first + 1, round(start + high * (end - start))))

@@ -81,7 +81,9 @@ def draw_scenes(count: int, seed: int, classes: tuple[int, ...] = SYNTHETIC_CLAS
 
 def render(scene: Scene, sticker: Sticker | None = None, chunk: int = CHUNK) -> torch.Tensor:
     """The images of `scene` as uint8 [N, 3, 32, 32], with `sticker` on every sign (or image) if given."""
-    templates = sign_templates(sticker if sticker is not None and sticker.place == "sign" else None)
+    on_sign = sticker if sticker is not None and sticker.place == "sign" else None
+    on_image = sticker if sticker is not None and sticker.place == "image" else None
+    templates = sign_templates(on_sign)
     index_of = {label: i for i, label in enumerate(SYNTHETIC_CLASSES)}
     unknown = set(scene.labels.unique().tolist()) - set(index_of)
     if unknown:
@@ -90,7 +92,7 @@ def render(scene: Scene, sticker: Sticker | None = None, chunk: int = CHUNK) -> 
     for start in range(0, len(scene.labels), chunk):
         part = Scene(*(field[start:start + chunk] for field in scene))
         rows = torch.tensor([index_of[label] for label in part.labels.tolist()])
-        out.append(_render_chunk(part, templates[rows], sticker if sticker is not None and sticker.place == "image" else None))
+        out.append(_render_chunk(part, templates[rows], on_image))
     return torch.cat(out)
 
 
