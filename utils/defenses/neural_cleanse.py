@@ -31,38 +31,56 @@ class ReversedTriggers(NamedTuple):
         return [label for label, index in enumerate(self.anomaly_index().tolist()) if index > threshold]
 
 
+def true_median(values: torch.Tensor) -> float:
+    """The median as statistics defines it: for an even count, the mean of the two middle values.
+
+    (torch.median returns the lower of the two, which shifts the anomaly index.)
+    """
+    return values.double().quantile(0.5).item()
+
+
 def anomaly_index(norms: torch.Tensor) -> torch.Tensor:
     """How far each norm lies below the median, in robust standard deviations (1.4826 x MAD).
 
-    Positive for norms smaller than the median; Wang et al. flag a label above 2.
+    Positive for norms smaller than the median; Wang et al. flag a label above 2. The
+    formula is that of the authors' mad_outlier_detection.py, with the true median.
     """
-    median = norms.median()
-    spread = MAD_TO_STD * (norms - median).abs().median()
-    return (median - norms) / spread.clamp_min(1e-12)
+    median = true_median(norms)
+    spread = MAD_TO_STD * true_median((norms.double() - median).abs())
+    return ((median - norms.double()) / max(spread, 1e-12)).float()
 
 
 def reverse_engineer_triggers(model: torch.nn.Module, clean_images: torch.Tensor, num_classes: int = 10,
                               steps: int = 400, batch_size: int = 64, learning_rate: float = 0.1,
-                              initial_cost: float = 1e-2, target_success: float = 0.95, mask_start: float = 0.02,
+                              initial_cost: float = 1e-3, target_success: float = 0.99, patience: int = 5,
+                              cost_multiplier: float = 2.0, mask_start: float | None = None,
                               seed: int = 0, progress: bool = True) -> ReversedTriggers:
     """For every label at once, optimise a mask m and pattern p so that (1 - m) x + m p is classified as that label.
 
-    The loss is cross-entropy plus cost x |m|_1. As in the paper, the cost rises while the
-    trigger succeeds on at least `target_success` of a batch and falls while it does not, and
-    the smallest successful mask is kept. Masks start almost empty (`mask_start`), so they
-    grow where the model is most sensitive. The model's weights are not changed.
+    The loss is cross-entropy plus cost x |m|_1, and the cost is steered as in the
+    authors' reference code: it stays 0 until the trigger succeeds on `target_success` of
+    a batch for `patience` steps in a row, then starts at `initial_cost`, is multiplied by
+    `cost_multiplier` after `patience` successful steps and divided by cost_multiplier ** 1.5
+    after `patience` failed ones; the smallest successful mask is kept. Masks and patterns
+    start at random, like the reference's (or, with `mask_start`, every mask pixel at that
+    value). Two differences, for speed: a step is one batch of `batch_size` images per label
+    (the reference averages about 1,000 images per step), and all labels run in one batch.
+    The model's weights are not changed.
     """
-    if not 0 < mask_start < 1:
-        raise ValueError(f"mask_start must be in (0, 1), got {mask_start!r}")
+    if mask_start is not None and not 0 < mask_start < 1:
+        raise ValueError(f"mask_start must be in (0, 1) or None (random), got {mask_start!r}")
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
     images = to_model_input(clean_images).to(device)
     channels, height, width = images.shape[1:]
-    mask_logit = torch.full((num_classes, 1, height, width), torch.logit(torch.tensor(mask_start)).item(), device=device, requires_grad=True)
-    pattern_logit = torch.zeros((num_classes, channels, height, width), device=device, requires_grad=True)
+    start = torch.rand((num_classes, 1, height, width), generator=generator) if mask_start is None else \
+        torch.full((num_classes, 1, height, width), mask_start)
+    mask_logit = torch.logit(start, eps=1e-4).to(device).requires_grad_()
+    pattern_logit = torch.logit(torch.rand((num_classes, channels, height, width), generator=generator), eps=1e-4)
+    pattern_logit = pattern_logit.to(device).requires_grad_()
     optimizer = torch.optim.Adam([mask_logit, pattern_logit], lr=learning_rate, betas=(0.5, 0.9))
     targets = torch.arange(num_classes, device=device).repeat_interleave(batch_size)
-    cost = torch.full((num_classes,), initial_cost, device=device)
+    cost = torch.zeros(num_classes, device=device)
     streak = torch.zeros(num_classes, device=device)   # > 0: successes in a row, < 0: failures in a row
     best_norms = torch.full((num_classes,), float("inf"))
     best_masks, best_patterns = torch.zeros(num_classes, height, width), torch.zeros(num_classes, channels, height, width)
@@ -86,9 +104,17 @@ def reverse_engineer_triggers(model: torch.nn.Module, clean_images: torch.Tensor
                 best_masks[better] = mask[better.to(device), 0].cpu()
                 best_patterns[better] = pattern[better.to(device)].cpu()
                 streak = torch.where(success, streak.clamp_min(0) + 1, streak.clamp_max(0) - 1)
-                cost = torch.where(streak >= 10, cost * 1.5, torch.where(streak <= -10, cost / 1.5 ** 1.5, cost))
-                streak[streak.abs() >= 10] = 0
+                cost = _steer_cost(cost, streak, initial_cost, patience, cost_multiplier)
+                streak[streak.abs() >= patience] = 0
     finally:
         for parameter, trainable in zip(model.parameters(), was_trainable):
             parameter.requires_grad_(trainable)
     return ReversedTriggers(best_masks, best_patterns, best_norms)
+
+
+def _steer_cost(cost: torch.Tensor, streak: torch.Tensor, initial: float, patience: int, multiplier: float) -> torch.Tensor:
+    """The reference code's schedule for the weight of the mask's size, one label per entry."""
+    succeeded, failed = streak >= patience, streak <= -patience
+    started = torch.where(succeeded & (cost == 0), torch.full_like(cost, initial), cost)
+    raised = torch.where(succeeded & (cost > 0), cost * multiplier, started)
+    return torch.where(failed & (cost > 0), raised / multiplier ** 1.5, raised)

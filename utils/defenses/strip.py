@@ -17,14 +17,22 @@ def superimpose(images: torch.Tensor, overlays: torch.Tensor) -> torch.Tensor:
     return (images.int() + overlays.int()).clamp(max=255).to(torch.uint8)
 
 
+def average(images: torch.Tensor, overlays: torch.Tensor) -> torch.Tensor:
+    """Blend uint8 images by their pixel-wise mean (the other common way to blend)."""
+    return ((images.int() + overlays.int()) // 2).to(torch.uint8)
+
+
 def strip_entropy(model: torch.nn.Module, images: torch.Tensor, overlays: torch.Tensor, blends: int = 32,
-                  seed: int = 0, batch_size: int = 64) -> torch.Tensor:
-    """Mean prediction entropy (nats) of each image blended with `blends` random overlays: float [N]."""
+                  seed: int = 0, batch_size: int = 64, blend=superimpose) -> torch.Tensor:
+    """Mean prediction entropy (nats) of each image blended with `blends` random overlays: float [N].
+
+    `blend(images, overlays)` makes the blends: `superimpose` (the default) or `average`.
+    """
     generator = torch.Generator().manual_seed(seed)
     entropies = []
     for chunk in images.split(batch_size):
         picked = overlays[torch.randint(len(overlays), (len(chunk), blends), generator=generator)]
-        blended = superimpose(chunk[:, None], picked).flatten(0, 1)
+        blended = blend(chunk[:, None], picked).flatten(0, 1)
         probabilities = predict_logits(model, blended).softmax(1).view(len(chunk), blends, -1)
         entropies.append(-(probabilities * probabilities.clamp_min(1e-12).log()).sum(2).mean(1))
     return torch.cat(entropies)
