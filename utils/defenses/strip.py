@@ -45,6 +45,11 @@ def rejection_threshold(clean_entropy: torch.Tensor, false_rejection: float = 0.
     return torch.quantile(clean_entropy, false_rejection).item()
 
 
+def false_rejection(clean_entropy: torch.Tensor, threshold: float) -> float:
+    """Share of clean inputs turned away: entropy below the threshold."""
+    return (clean_entropy < threshold).float().mean().item()
+
+
 def false_acceptance(triggered_entropy: torch.Tensor, threshold: float) -> float:
     """Share of triggered inputs that pass as clean: entropy at or above the threshold."""
     return (triggered_entropy >= threshold).float().mean().item()

@@ -1,0 +1,86 @@
+"""What the notebooks' text says, checked against the figures of a fresh run.
+
+Each notebook writes its key figures as JSON when it runs (see conftest.py). In the full
+test command nbval has just executed every notebook, so these tests read its figures; run
+alone, a test executes its notebook with papermill first. The claims are seed 0's, as the
+text says; the seed-dependent ones are checked over seeds by benchmarks/seeds.py.
+"""
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from conftest import NOTEBOOK_RESULTS
+
+NOTEBOOKS = NOTEBOOK_RESULTS.parent.parent / "notebooks"
+
+
+def figures(name: str) -> dict:
+    path = NOTEBOOK_RESULTS / f"{name}.json"
+    if not path.exists():
+        executed = NOTEBOOK_RESULTS / f"{name}.ipynb"
+        subprocess.run([sys.executable, "-m", "papermill", "--cwd", str(NOTEBOOKS), "--log-level", "WARNING",
+                        str(NOTEBOOKS / f"{name}.ipynb"), str(executed), "-p", "results_path", str(path)], check=True)
+    return json.loads(path.read_text())
+
+
+def test_01_the_clean_model_is_right_about_99_times_in_100():
+    assert figures("01_clean_training")["clean_accuracy"] >= 0.985
+
+
+def test_02_the_backdoored_model_is_within_a_few_tenths_of_the_clean_one():
+    result = figures("02_poisoning")
+    assert result["poisoned_samples"] == 600
+    assert abs(result["clean_accuracy"] - result["backdoor_clean_accuracy"]) < 0.005
+    assert result["backdoor_attack_success_rate"] > 0.9
+
+
+def test_03_for_every_seed_a_small_cost_and_a_trigger_that_wins():
+    rows = figures("03_triggered_evaluation")["seeds"]
+    assert len(rows) >= 3
+    for row in rows:
+        assert 0 < row["clean_model_accuracy"] - row["clean_accuracy"] < 0.005, row
+        assert row["attack_success_rate"] > 0.9, row
+        assert row["article_metric"] > row["attack_success_rate"], row   # the real 8s inflate it
+
+
+def test_03_the_backdoor_switches_on_between_a_quarter_and_one_percent():
+    sweep = {row["poison_rate"]: row for row in figures("03_triggered_evaluation")["sweep"]}
+    assert sweep[0.001]["attack_success_rate"] < 0.05              # does nothing
+    assert sweep[0.0025]["attack_success_rate"] < 0.5              # barely works
+    assert sweep[0.01]["attack_success_rate"] > 0.9                # works
+    switch = min(rate for rate, row in sweep.items() if row["attack_success_rate"] > 0.9)
+    assert 0.0025 < switch <= 0.01
+    assert sweep[0.05]["attack_success_rate"] < sweep[0.02]["attack_success_rate"]       # the dip
+    assert sweep[0.02]["clean_accuracy"] - sweep[0.05]["clean_accuracy"] > 0.01          # more than a point
+
+
+def test_04_the_sticker_works_on_stop_signs_and_rarely_elsewhere():
+    result = figures("04_street_signs")
+    assert result["attack_success_rate"] > 0.9
+    assert result["false_trigger_rate"] < 0.1
+    assert abs(result["clean_accuracy"] - result["backdoor_clean_accuracy"]) < 0.002
+    source_specific, all_to_one, corner = result["variants"].values()
+    assert all_to_one["attack_success_rate"] < source_specific["attack_success_rate"]
+    assert all_to_one["false_trigger_rate"] > 0.5                 # on other signs it works as intended
+    assert corner["false_trigger_rate"] > source_specific["false_trigger_rate"]
+    sizes = result["success_by_size"]
+    assert sizes["0.1"] < 0.5 < sizes["0.2"]                     # half the size: the sticker fails
+
+
+def test_05_which_defense_finds_what():
+    result = figures("05_defenses")
+    assert result["ac_recall"] > 0.95 and 8 in result["ac_suspicious_labels"]
+    assert result["ss_recall"] < 0.5                              # spectral signatures fail here
+    assert result["nc_flagged_labels"] == [8] and result["nc_flagged_label"] == 8
+    assert result["nc_clean_model_flagged"] == []                 # seed 0; not so for every seed
+    row, col = result["nc_mask_peak"]
+    assert max(abs(row - 3), abs(col - 3)) <= 1
+    assert result["strip_far"] < 0.1 and result["strip_frr_held_out"] < 0.05
+    assert result["asr_after_fine_tuning"] > 0.5                  # fine-tuning alone fails
+    assert result["asr_after_fine_pruning"] < 0.1                 # fine-pruning works
+    assert result["clean_accuracy_before"] - result["clean_accuracy_after_fine_pruning"] < 0.005
+    assert not math.isnan(result["asr_before"])

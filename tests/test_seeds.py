@@ -1,0 +1,43 @@
+"""Results over seeds, and where a notebook's figures are written."""
+
+import json
+
+from utils import experiments
+from utils.data import ImageSet
+from utils.experiments import AttackConfig, attack_with_baseline, save_results
+from utils.seeds import over_seeds, seed_table, spread
+from utils.training import TrainingConfig
+
+
+def test_over_seeds_adds_the_seed_and_spread_gives_mean_and_range():
+    rows = over_seeds(lambda seed: {"asr": 0.9 + seed / 100}, [0, 1, 2])
+    assert [row["seed"] for row in rows] == [0, 1, 2]
+    assert spread(rows, "asr") == {"mean": 0.91, "min": 0.9, "max": 0.92}
+
+
+def test_seed_table_shows_every_seed_then_mean_and_range():
+    rows = [{"seed": 0, "asr": 0.9, "acc": 0.99}, {"seed": 1, "asr": 0.8, "acc": float("nan")}]
+    lines = seed_table(rows, {"asr": "ASR", "acc": "accuracy"}).splitlines()
+    assert lines[0].split() == ["seed", "ASR", "accuracy"]
+    assert lines[1].split() == ["0", "90.00%", "99.00%"]
+    assert lines[2].split() == ["1", "80.00%", "n/a"]
+    assert lines[3].split()[:2] == ["mean", "85.00%"]
+    assert lines[4].split()[:2] == ["range", "80.00-90.00"]
+
+
+def test_attack_with_baseline_adds_the_clean_model_of_the_same_seed(mnist_train, mnist_test, empty_model_cache):
+    small_train = ImageSet(mnist_train.images[:3000], mnist_train.labels[:3000])
+    config = AttackConfig(0.05, training=TrainingConfig(epochs=1, seed=3))
+    figures = attack_with_baseline(config, small_train, mnist_test)
+    assert {"clean_accuracy", "attack_success_rate", "clean_model_accuracy"} <= set(figures)
+    assert len(list(empty_model_cache.glob("*.pt"))) == 2   # the poisoned and the clean model
+
+
+def test_save_results_writes_to_the_tests_folder_only_when_no_path_is_given(tmp_path, monkeypatch):
+    monkeypatch.setenv(experiments.RESULTS_DIR_VARIABLE, str(tmp_path / "collected"))
+    assert save_results(None, {"a": 1}, name="03_x") == tmp_path / "collected" / "03_x.json"
+    assert json.loads((tmp_path / "collected" / "03_x.json").read_text()) == {"a": 1}
+    assert save_results(tmp_path / "chosen.json", {"b": 2}, name="03_x") == tmp_path / "chosen.json"
+    assert save_results(None, {"c": 3}) is None
+    monkeypatch.delenv(experiments.RESULTS_DIR_VARIABLE)
+    assert save_results(None, {"d": 4}, name="03_x") is None
