@@ -78,3 +78,25 @@ def test_the_device_is_the_cpu_without_a_gpu_and_can_be_chosen():
     if not torch.cuda.is_available():
         assert runtime.pick_device().type in ("cpu", "mps")
     assert runtime.pick_device("cpu") == torch.device("cpu")
+
+
+def test_threads_follow_the_cores_that_other_processes_leave_free(monkeypatch):
+    monkeypatch.setattr(runtime, "usable_cpus", lambda: 4)
+    for busy, threads in [(None, 4), (0.2, 4), (1.0, 3), (2.6, 1), (7.0, 1)]:
+        monkeypatch.setattr(runtime, "cores_busy_elsewhere", lambda: busy)
+        assert runtime.configure_threads() == threads == torch.get_num_threads()
+    monkeypatch.setenv(runtime.FOLLOW_LOAD_VARIABLE, "0")
+    assert runtime.configure_threads() == 4   # fixed, whatever else runs
+    monkeypatch.undo()
+    runtime.configure_threads()
+
+
+def test_the_load_is_measured_over_recent_windows_only(monkeypatch):
+    samples = iter([(0.0, 0.0, 0.0), (0.1, 0.1, 0.1), (0.3, 0.5, 0.2), (5.0, 9.0, 0.3), (5.3, 9.3, 0.6)])
+    monkeypatch.setattr(runtime, "_cpu_sample", lambda: next(samples))
+    load = runtime._OtherLoad(window=0.2, stale=2.0)
+    assert load.read() is None            # the first sample starts a window
+    assert load.read() is None            # 0.1 s: too short to say
+    assert load.read() == pytest.approx(1.0)   # in 0.3 s: the machine 0.5 s of CPU, this process 0.2 s
+    assert load.read() is None            # after a 4.7 s pause the old figure is stale
+    assert load.read() == pytest.approx(0.0)   # only this process computed

@@ -98,3 +98,9 @@ def test_asking_for_more_samples_than_there_are_outside_the_target_class_is_refu
     tiny = ImageSet(torch.zeros(10, 1, 28, 28, dtype=torch.uint8), torch.tensor([8] * 5 + [1] * 5))
     with pytest.raises(ValueError, match="only 5 are not already labelled 8"):
         poison(tiny, 0.6, include_target_class=False)
+
+
+@pytest.mark.parametrize("images", [torch.rand(2, 1, 28, 28), torch.zeros(28, 28, dtype=torch.uint8)])
+def test_images_that_are_not_uint8_batches_get_an_error_that_says_how_to_convert(images):
+    with pytest.raises(TypeError, match=r"uint8 pixels in \[0, 255\] with shape \[N, C, H, W\].*\* 255"):
+        apply_trigger(images, Trigger())

@@ -35,6 +35,16 @@ class ImageSet(NamedTuple):
     labels: torch.Tensor
 
 
+def check_pixels(images: torch.Tensor, what: str = "images") -> None:
+    """Raise TypeError unless `images` are what the lab computes on: uint8 pixels [N, C, H, W]."""
+    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4:
+        got = f"{images.dtype} with shape {list(images.shape)}" if isinstance(images, torch.Tensor) else type(images).__name__
+        raise TypeError(
+            f"{what} must be uint8 pixels in [0, 255] with shape [N, C, H, W]; got {got}. Float images in [0, 1] "
+            "(what torchvision's ToTensor gives) convert with (images * 255).round().to(torch.uint8); "
+            "one image [C, H, W] becomes a batch with images.unsqueeze(0)")
+
+
 class DataIntegrityError(RuntimeError):
     """A data file is missing, truncated or not the file it should be."""
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from pathlib import Path
 
 import torch
 
 THREADS_VARIABLE = "BACKDOOR_LAB_THREADS"
+FOLLOW_LOAD_VARIABLE = "BACKDOOR_LAB_FOLLOW_LOAD"   # "0": keep every usable CPU, whatever else runs
 
 
 def pick_device(preferred: str | None = None) -> torch.device:
@@ -58,8 +60,61 @@ def _cgroup_cpu_quota() -> int | None:
 
 
 def configure_threads() -> int:
-    """Set torch's intra-op thread count to the usable CPUs and return it."""
-    threads = usable_cpus()
+    """Set torch's intra-op threads to the usable CPUs that other processes leave free; return the count.
+
+    OpenMP threads that wait for a core another process holds spin instead of sleeping:
+    two busy torch processes on two cores then run 10 to 30 times slower. So the lab
+    measures how much CPU time the rest of the machine used since the last call and
+    takes only the cores left (at least one). Called again and again during long loops,
+    it follows the load: back to every core when the other process is done. With
+    BACKDOOR_LAB_FOLLOW_LOAD=0 it keeps every usable CPU (the same thread count on every
+    run, for results that must match to the last digit).
+    """
+    usable = usable_cpus()
+    busy = cores_busy_elsewhere() if os.environ.get(FOLLOW_LOAD_VARIABLE, "1") != "0" else None
+    threads = usable if busy is None else max(1, min(usable, round(usable - busy)))
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return threads
+
+
+class _OtherLoad:
+    """Cores that other processes kept busy over the last window of `window` to `stale` seconds.
+
+    A reading after a longer pause describes the past, not now: it starts a new window.
+    """
+
+    def __init__(self, window: float = 0.2, stale: float = 2.0):
+        self.window, self.stale, self.start, self.busy = window, stale, None, None
+
+    def read(self) -> float | None:
+        sample = _cpu_sample()
+        if sample is None:
+            return None
+        elapsed = sample[0] - self.start[0] if self.start is not None else None
+        if elapsed is None or elapsed > self.stale:
+            self.start, self.busy = sample, None
+        elif elapsed >= self.window:
+            machine, own = sample[1] - self.start[1], sample[2] - self.start[2]
+            self.start, self.busy = sample, max(0.0, (machine - own) / elapsed)
+        return self.busy
+
+
+_other_load = _OtherLoad()
+
+
+def cores_busy_elsewhere() -> float | None:
+    """Cores that other processes used lately (None before the first window, or off Linux)."""
+    return _other_load.read()
+
+
+def _cpu_sample() -> tuple[float, float, float] | None:
+    """(wall seconds, CPU seconds used on the machine, CPU seconds used by this process), or None."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)   # idle and waiting for I/O
+    ticks = os.sysconf("SC_CLK_TCK")
+    return time.monotonic(), (sum(fields[:8]) - idle) / ticks, time.process_time()

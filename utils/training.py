@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .data import ImageSet
+from .data import ImageSet, check_pixels
 from .runtime import configure_threads, pick_device
 
 
@@ -57,6 +57,7 @@ def fit(model: nn.Module, train: ImageSet, config: TrainingConfig = TrainingConf
     weights and machine give the same trained weights. With `test`, the test accuracy
     is recorded after every epoch.
     """
+    check_pixels(train.images, "training images")
     if len(train.images) != len(train.labels):
         raise ValueError(f"{len(train.images)} images but {len(train.labels)} labels")
     device = pick_device(device) if not isinstance(device, torch.device) else device
@@ -77,6 +78,8 @@ def fit(model: nn.Module, train: ImageSet, config: TrainingConfig = TrainingConf
         batch_losses = []
         correct = torch.zeros((), device=device, dtype=torch.long)
         for batch in torch.randperm(len(images), generator=order).to(device).split(config.batch_size):
+            if device.type == "cpu":
+                configure_threads()   # follows the machine's load: fewer threads while others compute
             x, y = to_model_input(images[batch]), labels[batch]
             logits = model(x)
             loss = F.cross_entropy(logits, y)
@@ -107,9 +110,16 @@ def to_model_input(images: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     """The model's raw scores for uint8 images, on the CPU."""
+    check_pixels(images)
     model.eval()
     device = next(model.parameters()).device
-    return torch.cat([model(to_model_input(chunk.to(device))).float().cpu() for chunk in images.split(batch_size)])
+    return torch.cat([_forward(model, chunk, device) for chunk in images.split(batch_size)])
+
+
+def _forward(model: nn.Module, chunk: torch.Tensor, device: torch.device) -> torch.Tensor:
+    if device.type == "cpu":
+        configure_threads()
+    return model(to_model_input(chunk.to(device))).float().cpu()
 
 
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import torch
 
-from .data import ImageSet
+from .data import ImageSet, check_pixels
 
 
 def is_fraction(value) -> bool:
@@ -73,6 +73,7 @@ class PoisonedSet(NamedTuple):
 
 def apply_trigger(images: torch.Tensor, trigger: Trigger = Trigger()) -> torch.Tensor:
     """A copy of uint8 images [N, C, H, W] with the trigger stamped on every channel."""
+    check_pixels(images)
     trigger.check_fits(images.shape[-2], images.shape[-1])
     stamped = images.clone()
     stamped[..., trigger.row:trigger.row + trigger.size, trigger.col:trigger.col + trigger.size] = trigger.pixels()
@@ -91,6 +92,7 @@ def poison(train: ImageSet, rate: float, trigger: Trigger = Trigger(), target_la
         raise ValueError(f"poison rate must be a fraction in [0, 1], got {rate!r}")
     if isinstance(target_label, bool) or not isinstance(target_label, int) or not 0 <= target_label < num_classes:
         raise ValueError(f"target label must be a class in 0..{num_classes - 1}, got {target_label!r}")
+    check_pixels(train.images, "training images")
     trigger.check_fits(train.images.shape[-2], train.images.shape[-1])
     count = int(len(train.labels) * rate)
     candidates = torch.arange(len(train.labels))

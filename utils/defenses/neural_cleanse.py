@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ..runtime import configure_threads
 from ..training import to_model_input
 
 MAD_TO_STD = 1.4826   # makes the median absolute deviation estimate a normal distribution's sigma
@@ -88,6 +89,8 @@ def reverse_engineer_triggers(model: torch.nn.Module, clean_images: torch.Tensor
     model.eval().requires_grad_(False)
     try:
         for _ in tqdm(range(steps), disable=not progress, desc="Neural Cleanse", unit="step", mininterval=0.5):
+            if device.type == "cpu":
+                configure_threads()
             batch = images[torch.randint(len(images), (batch_size,), generator=generator).to(device)]
             mask, pattern = torch.sigmoid(mask_logit), torch.sigmoid(pattern_logit)
             stamped = (1 - mask[:, None]) * batch[None] + (mask * pattern)[:, None]

@@ -1,0 +1,79 @@
+"""The model cache survives faults: truncated or garbage files, two writers, an interrupted save."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from utils import experiments
+from utils.data import ImageSet
+from utils.experiments import AttackConfig, cached_path, train_model
+from utils.training import TrainingConfig
+
+QUICK = AttackConfig(poison_rate=0.0, training=TrainingConfig(epochs=1, batch_size=256, seed=5))
+
+
+@pytest.fixture(scope="module")
+def small_train(mnist_train):
+    return ImageSet(mnist_train.images[:2000], mnist_train.labels[:2000])
+
+
+def cache_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_an_unreadable_cache_file_is_reported_moved_aside_and_retrained(damage, small_train, empty_model_cache, capsys):
+    first = train_model(QUICK, small_train, progress=False)
+    path = cached_path(QUICK)
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2] if damage == "truncated" else b"not a model at all")
+    again = train_model(QUICK, small_train, progress=False)
+    message = capsys.readouterr().err.strip().splitlines()
+    assert len(message) == 1 and str(path) in message[0] and "training the model again" in message[0]
+    assert cache_files(empty_model_cache) == sorted([path.name, f"{path.name}.unreadable"])
+    assert torch.equal(again.model.classifier[-1].weight, first.model.classifier[-1].weight)   # same seed, same model
+    assert torch.load(path, weights_only=True)["state"].keys() == first.model.state_dict().keys()
+
+
+def test_the_cache_is_loaded_without_unpickling_code(small_train, empty_model_cache, capsys):
+    train_model(QUICK, small_train, progress=False)
+    path = cached_path(QUICK)
+    torch.save({"state": {}, "history": {}, "poisoned_indices": torch.zeros(0), "payload": Path(".")}, path)
+    train_model(QUICK, small_train, progress=False)   # a pickled object: refused, moved aside, retrained
+    assert "could not be read" in capsys.readouterr().err
+    assert (empty_model_cache / f"{path.name}.unreadable").exists()
+
+
+def test_an_interrupted_save_leaves_no_file_behind(small_train, empty_model_cache, monkeypatch):
+    def save_then_stop(record, target):
+        Path(target).write_bytes(b"half a fi")
+        raise KeyboardInterrupt   # the student pressed stop, or Binder killed the kernel
+
+    with monkeypatch.context() as patch:
+        patch.setattr(experiments.torch, "save", save_then_stop)
+        with pytest.raises(KeyboardInterrupt):
+            train_model(QUICK, small_train, progress=False)
+    assert not empty_model_cache.exists() or cache_files(empty_model_cache) == []
+    train_model(QUICK, small_train, progress=False)
+    assert cache_files(empty_model_cache) == [cached_path(QUICK).name]
+
+
+def test_two_processes_training_the_same_model_both_finish_with_a_whole_file(tmp_path):
+    script = (
+        "from utils.data import ImageSet, load_mnist\n"
+        "from utils.experiments import AttackConfig, train_model\n"
+        "from utils.training import TrainingConfig\n"
+        "train = load_mnist('train')\n"
+        "small = ImageSet(train.images[:2000], train.labels[:2000])\n"
+        "train_model(AttackConfig(0.0, training=TrainingConfig(epochs=1, seed=6)), small, progress=False)\n"
+    )
+    env = {**__import__("os").environ, "BACKDOOR_LAB_CACHE": str(tmp_path)}
+    runs = [subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for run in runs:
+        assert run.wait(timeout=120) == 0, run.stderr.read()
+    files = cache_files(tmp_path)
+    assert len(files) == 1 and files[0].endswith(".pt")
+    assert "state" in torch.load(tmp_path / files[0], weights_only=True)
