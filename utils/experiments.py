@@ -6,8 +6,6 @@ import hashlib
 import inspect
 import json
 import os
-import sys
-import threading
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -15,6 +13,7 @@ from typing import Callable, NamedTuple
 import torch
 
 from . import models, training, triggers
+from .cache import load_record, save_atomically
 from .data import ImageSet
 from .metrics import accuracy, article_metric, attack_success_rate
 from .models import SmallCNN
@@ -65,10 +64,10 @@ def train_cached(path: Path, build: Callable[[int | None], torch.nn.Module], poi
                  training: TrainingConfig, test: ImageSet | None = None, *, reuse: bool = True, progress: bool = True,
                  device: str | None = None) -> TrainedModel:
     """Load the model stored at `path`, or build(seed) one, train it on poisoned() and store it there."""
-    if reuse and path.exists():
-        loaded = _load_cached(path, build)
-        if loaded is not None:
-            model, saved = loaded
+    if reuse:
+        model = build(None)
+        saved = load_record(path, check=lambda record: model.load_state_dict(record["state"]))
+        if saved is not None:
             model.to(pick_device(device), memory_format=torch.channels_last).eval()
             return TrainedModel(model, History(**saved["history"]), saved["poisoned_indices"])
     data = poisoned()
@@ -77,32 +76,6 @@ def train_cached(path: Path, build: Callable[[int | None], torch.nn.Module], poi
     state = {k: v.cpu() for k, v in model.state_dict().items()}
     save_atomically({"state": state, "history": history.as_dict(), "poisoned_indices": data.indices}, path)
     return TrainedModel(model, history, data.indices)
-
-
-def _load_cached(path: Path, build: Callable[[int | None], torch.nn.Module]) -> tuple[torch.nn.Module, dict] | None:
-    """The stored model and its record, or None after moving an unreadable file aside (with one line on stderr)."""
-    try:
-        saved = torch.load(path, weights_only=True)   # tensors and plain data only: nothing is unpickled
-        model = build(None)
-        model.load_state_dict(saved["state"])
-        return model, saved
-    except Exception as error:  # a truncated, garbage or foreign file: keep it for a look, train anew
-        aside = path.with_name(f"{path.name}.unreadable")
-        os.replace(path, aside)
-        print(f"model cache: {path} could not be read ({type(error).__name__}); moved it to {aside.name} "
-              "and training the model again", file=sys.stderr)
-        return None
-
-
-def save_atomically(record: dict, path: Path) -> None:
-    """torch.save to a file beside `path`, then rename it into place: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
-    try:
-        torch.save(record, partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def poison_for(config: AttackConfig, train: ImageSet) -> PoisonedSet:

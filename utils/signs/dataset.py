@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import torch
 
+from ..cache import load_record, save_atomically
 from . import classes, sticker as sticker_module, synthetic
 from .sticker import Sticker
 from .synthetic import Scene, draw_scenes, render, sign_boxes
@@ -61,13 +62,13 @@ def synthetic_signs(count: int, seed: int) -> SignSet:
 @lru_cache(maxsize=4)
 def _synthetic_signs(count: int, seed: int) -> SignSet:
     path = SIGNS_CACHE / f"synthetic-{count}-{seed}-{_code_version()}.pt"
-    if path.exists():
-        saved = torch.load(path, weights_only=False)
-        return SignSet(saved["images"], saved["scene"].labels, saved["boxes"], saved["scene"])
+    saved = load_record(path, check=lambda record: Scene(**record["scene"]))
+    if saved is not None:
+        scene = Scene(**saved["scene"])
+        return SignSet(saved["images"], scene.labels, saved["boxes"], scene)
     scene = draw_scenes(count, seed)
     signs = SignSet(render(scene), scene.labels, sign_boxes(scene), scene)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"images": signs.images, "boxes": signs.boxes, "scene": scene}, path)
+    save_atomically({"images": signs.images, "boxes": signs.boxes, "scene": scene._asdict()}, path)
     return signs
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..cache import load_record, save_atomically
 from ..data import DATA_DIR, DataIntegrityError, DatasetUnavailableError
 from .dataset import SignSet
 
@@ -36,8 +37,9 @@ def load_gtsrb(split: str = "train", root: str | Path | None = None, download: b
 
     root = Path(root) if root is not None else DEFAULT_ROOT
     stored = root / "gtsrb" / f"resized-{split}-{IMAGE_SIZE}.pt"
-    if stored.exists():
-        return SignSet(**torch.load(stored))
+    saved = load_record(stored, check=lambda record: SignSet(**record))
+    if saved is not None:
+        return SignSet(**saved)
     if download:
         _check_reachable(connect_timeout)
         previous = socket.getdefaulttimeout()
@@ -65,7 +67,7 @@ def load_gtsrb(split: str = "train", root: str | Path | None = None, download: b
         raise DataIntegrityError(f"GTSRB {split}: {len(missing)} photos listed in the annotations are missing, "
                                  f"e.g. {missing[0]}; the copy in {root / 'gtsrb'} is incomplete")
     signs = _read(records)
-    torch.save(signs._asdict(), stored)
+    save_atomically(signs._asdict(), stored)
     return signs
 
 

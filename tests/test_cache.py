@@ -1,4 +1,4 @@
-"""The model cache survives faults: truncated or garbage files, two writers, an interrupted save."""
+"""The cache survives faults: truncated or garbage files, two writers, an interrupted save."""
 
 import subprocess
 import sys
@@ -32,7 +32,7 @@ def test_an_unreadable_cache_file_is_reported_moved_aside_and_retrained(damage, 
     path.write_bytes(whole[: len(whole) // 2] if damage == "truncated" else b"not a model at all")
     again = train_model(QUICK, small_train, progress=False)
     message = capsys.readouterr().err.strip().splitlines()
-    assert len(message) == 1 and str(path) in message[0] and "training the model again" in message[0]
+    assert len(message) == 1 and str(path) in message[0] and "computing it again" in message[0]
     assert cache_files(empty_model_cache) == sorted([path.name, f"{path.name}.unreadable"])
     assert torch.equal(again.model.classifier[-1].weight, first.model.classifier[-1].weight)   # same seed, same model
     assert torch.load(path, weights_only=True)["state"].keys() == first.model.state_dict().keys()
