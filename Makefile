@@ -27,8 +27,9 @@ run: $(STAMP)  ## execute every notebook headless with papermill into runs/
 	done
 	@echo "Executed notebooks and their results (JSON) are in $(RUNS)/"
 
-bench: $(STAMP)  ## speed against the classic PyTorch MNIST recipe; sign data and retrain budgets; time and memory per notebook; claims over seeds
+bench: $(STAMP)  ## speed against the classic PyTorch MNIST recipe; training on a shared machine; sign data and retrain budgets; time and memory per notebook; claims over seeds
 	$(PYTHON) benchmarks/clean_training.py
+	$(PYTHON) benchmarks/contention.py
 	$(PYTHON) benchmarks/street_signs.py
 	$(PYTHON) benchmarks/notebook_resources.py
 	$(PYTHON) benchmarks/seeds.py
