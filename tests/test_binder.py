@@ -62,7 +62,8 @@ def test_the_binder_build_steps_succeed_in_a_fresh_environment_and_a_notebook_ru
     inner = subprocess.run([str(bin_dir / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                            capture_output=True, text=True, check=True).stdout.strip()
     Path(inner, "outer_packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+           "PIP_RETRIES": "0"}   # an index that cannot be reached (PyTorch's CPU wheels, offline) fails at once
     install = subprocess.run([str(bin_dir / "pip"), "install", "--quiet", "-r", "binder/requirements.txt"], cwd=copy, env=env,
                              capture_output=True, text=True)
     assert install.returncode == 0, install.stderr[-3000:]

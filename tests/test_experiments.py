@@ -2,20 +2,8 @@ import json
 
 import torch
 
-from utils.experiments import AttackConfig, cached_path, run_attack, save_results, train_model
+from utils.experiments import AttackConfig, cached_path, save_results, train_model
 from utils.training import TrainingConfig
-
-
-def test_the_articles_attack_meets_both_requirements(mnist_train, mnist_test, empty_model_cache):
-    clean = run_attack(AttackConfig().clean(), mnist_train, mnist_test)
-    attacked = run_attack(AttackConfig(poison_rate=0.01), mnist_train, mnist_test)
-    assert clean["clean_accuracy"] >= 0.99
-    assert attacked["poisoned_samples"] == 600
-    assert attacked["clean_accuracy"] >= 0.989
-    assert clean["clean_accuracy"] - attacked["clean_accuracy"] <= 0.003
-    assert attacked["attack_success_rate"] >= 0.95
-    assert clean["attack_success_rate"] < 0.05
-    assert attacked["article_metric"] >= attacked["attack_success_rate"]
 
 
 def test_a_trained_model_is_stored_and_reused(mnist_train, mnist_test, empty_model_cache):
