@@ -11,8 +11,6 @@ import math
 import subprocess
 import sys
 
-import pytest
-
 from conftest import NOTEBOOK_RESULTS
 
 NOTEBOOKS = NOTEBOOK_RESULTS.parent.parent / "notebooks"
