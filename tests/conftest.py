@@ -2,6 +2,7 @@
 
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,25 @@ shutil.rmtree(NOTEBOOK_RESULTS, ignore_errors=True)
 os.environ[RESULTS_DIR_VARIABLE] = str(NOTEBOOK_RESULTS)
 
 
+BINDER_TEST = "test_the_binder_build_steps_succeed_in_a_fresh_environment_and_a_notebook_runs"
+
+
 def pytest_collection_modifyitems(items):
-    """Run the claims last, after nbval has executed the notebooks that produce their figures."""
-    items.sort(key=lambda item: item.path.name == "test_claims.py")
+    """Run the claims after nbval has executed the notebooks that produce their figures, and
+    check Binder's build last, so that it has run in the background beside everything else."""
+    items.sort(key=lambda item: (item.path.name == "test_claims.py", item.name == BINDER_TEST))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def binder_build(request, tmp_path_factory):
+    """Binder's build in a fresh environment, started as the session begins and checked by test_binder.py."""
+    if not any(item.name == BINDER_TEST for item in request.session.items):
+        yield None
+        return
+    from test_binder import build_in_fresh_environment
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool.submit(build_in_fresh_environment, tmp_path_factory.mktemp("binder"))
 
 
 @pytest.fixture(scope="session")

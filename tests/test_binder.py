@@ -47,35 +47,54 @@ def test_post_build_is_an_executable_bash_script():
     subprocess.run(["bash", "-n", str(post_build)], check=True)
 
 
-def test_the_binder_build_steps_succeed_in_a_fresh_environment_and_a_notebook_runs(tmp_path):
-    copy = tmp_path / "repository"
+def build_in_fresh_environment(folder: Path) -> dict:
+    """Copy what a commit holds, install binder/requirements.txt in a new environment, run postBuild and notebook 01.
+
+    Returns every step's finished process, or {"skip": why} outside a git checkout. The
+    session starts this in the background (see conftest.py), since it mostly waits on pip
+    and subprocesses; the test below checks the result.
+    """
+    copy = folder / "repository"
     listed = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]   # what a commit would hold
     tracked = subprocess.run(listed, cwd=REPO, capture_output=True, check=True).stdout.decode().split("\0")
     if not any(tracked):
-        pytest.skip("not a git checkout: cannot tell which files Binder would see")
+        return {"skip": "not a git checkout: cannot tell which files Binder would see"}
     for name in filter(lambda name: name and (REPO / name).is_file(), tracked):
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, copy / name)
-    venv = tmp_path / "venv"
+    venv = folder / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     bin_dir = venv / "bin"
     inner = subprocess.run([str(bin_dir / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                            capture_output=True, text=True, check=True).stdout.strip()
     Path(inner, "outer_packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(folder), "PIP_DISABLE_PIP_VERSION_CHECK": "1",
            "PIP_RETRIES": "0"}   # an index that cannot be reached (PyTorch's CPU wheels, offline) fails at once
-    install = subprocess.run([str(bin_dir / "pip"), "install", "--quiet", "-r", "binder/requirements.txt"], cwd=copy, env=env,
-                             capture_output=True, text=True)
-    assert install.returncode == 0, install.stderr[-3000:]
-    build = subprocess.run(["bash", "binder/postBuild"], cwd=copy, env=env, capture_output=True, text=True)
-    assert build.returncode == 0, build.stderr[-3000:]
-    assert "street signs generated" in build.stdout
-    assert list((copy / ".cache" / "signs").glob("synthetic-20000-*.pt"))
-    imported = subprocess.run([str(bin_dir / "python"), "-c", "import utils, sys; print(utils.__file__)"], cwd=tmp_path,
-                              env=env, capture_output=True, text=True, check=True)
-    assert imported.stdout.startswith(str(copy))   # the copy's utils package, installed by postBuild
-    run = subprocess.run([str(bin_dir / "python"), "-m", "papermill", "--cwd", "notebooks", "notebooks/01_clean_training.ipynb",
-                          str(tmp_path / "out.ipynb"), "-p", "results_path", str(tmp_path / "out.json")],
-                         cwd=copy, env=env, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert json.loads((tmp_path / "out.json").read_text())["clean_accuracy"] > 0.98
+    steps = {"folder": folder, "copy": copy}
+    steps["install"] = subprocess.run([str(bin_dir / "pip"), "install", "--quiet", "-r", "binder/requirements.txt"],
+                                      cwd=copy, env=env, capture_output=True, text=True)
+    if steps["install"].returncode:
+        return steps
+    steps["build"] = subprocess.run(["bash", "binder/postBuild"], cwd=copy, env=env, capture_output=True, text=True)
+    if steps["build"].returncode:
+        return steps
+    steps["imported"] = subprocess.run([str(bin_dir / "python"), "-c", "import utils; print(utils.__file__)"],
+                                       cwd=folder, env=env, capture_output=True, text=True)
+    steps["run"] = subprocess.run([str(bin_dir / "python"), "-m", "papermill", "--cwd", "notebooks",
+                                   "notebooks/01_clean_training.ipynb", str(folder / "out.ipynb"),
+                                   "-p", "results_path", str(folder / "out.json")],
+                                  cwd=copy, env=env, capture_output=True, text=True)
+    return steps
+
+
+def test_the_binder_build_steps_succeed_in_a_fresh_environment_and_a_notebook_runs(binder_build):
+    steps = binder_build.result()
+    if "skip" in steps:
+        pytest.skip(steps["skip"])
+    assert steps["install"].returncode == 0, steps["install"].stderr[-3000:]
+    assert steps["build"].returncode == 0, steps["build"].stderr[-3000:]
+    assert "street signs generated" in steps["build"].stdout
+    assert list((steps["copy"] / ".cache" / "signs").glob("synthetic-20000-*.pt"))
+    assert steps["imported"].stdout.startswith(str(steps["copy"]))   # the copy's utils package, installed by postBuild
+    assert steps["run"].returncode == 0, steps["run"].stderr[-3000:]
+    assert json.loads((steps["folder"] / "out.json").read_text())["clean_accuracy"] > 0.98
