@@ -21,9 +21,17 @@ BINDER_TEST = "test_the_binder_build_steps_succeed_in_a_fresh_environment_and_a_
 
 
 def pytest_collection_modifyitems(items):
-    """Run the claims after nbval has executed the notebooks that produce their figures, and
-    check Binder's build last, so that it has run in the background beside everything else."""
-    items.sort(key=lambda item: (item.path.name == "test_claims.py", item.name == BINDER_TEST))
+    """Order the session: unit tests first, while Binder's build runs in the background; then
+    the browser and the notebooks; the claims after nbval has produced their figures; Binder's
+    build checked last."""
+    def rank(item):
+        if item.name == BINDER_TEST:
+            return 4
+        if item.path.name == "test_claims.py":
+            return 3
+        return 2 if item.path.suffix == ".ipynb" else 1 if item.path.name == "test_browser.py" else 0
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session", autouse=True)
