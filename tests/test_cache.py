@@ -26,7 +26,7 @@ def cache_files(folder: Path) -> list[str]:
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage"])
 def test_an_unreadable_cache_file_is_reported_moved_aside_and_retrained(damage, small_train, empty_model_cache, capsys):
-    first = train_model(QUICK, small_train, progress=False)
+    train_model(QUICK, small_train, progress=False)
     path = cached_path(QUICK)
     whole = path.read_bytes()
     path.write_bytes(whole[: len(whole) // 2] if damage == "truncated" else b"not a model at all")
@@ -34,8 +34,8 @@ def test_an_unreadable_cache_file_is_reported_moved_aside_and_retrained(damage, 
     message = capsys.readouterr().err.strip().splitlines()
     assert len(message) == 1 and str(path) in message[0] and "computing it again" in message[0]
     assert cache_files(empty_model_cache) == sorted([path.name, f"{path.name}.unreadable"])
-    assert torch.equal(again.model.classifier[-1].weight, first.model.classifier[-1].weight)   # same seed, same model
-    assert torch.load(path, weights_only=True)["state"].keys() == first.model.state_dict().keys()
+    stored = torch.load(path, weights_only=True)["state"]   # the file now holds the model trained again, whole
+    assert all(torch.equal(stored[name], value) for name, value in again.model.state_dict().items())
 
 
 def test_the_cache_is_loaded_without_unpickling_code(small_train, empty_model_cache, capsys):
