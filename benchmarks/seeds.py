@@ -19,11 +19,11 @@ from pathlib import Path
 from utils.data import load_mnist
 from utils.defenses.report import defense_report
 from utils.experiments import AttackConfig, attack_with_baseline, run_attack
+from utils.metrics import accuracy
 from utils.seeds import over_seeds, seed_table, spread
 from utils.signs.attack import SIGN_TRAINING, SignAttackConfig, evaluate_signs, train_sign_model
 from utils.signs.dataset import load_signs
 from utils.training import TrainingConfig, predict
-from utils.metrics import accuracy
 
 DOSES = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05]   # notebook 03's sweep, without the clean model
 
@@ -67,8 +67,8 @@ def main(seeds: list[int]) -> dict:
     print("Defenses on the default MNIST backdoor")
     results["defenses"] = over_seeds(lambda seed: defense_report(mnist_config(seed), train, test), seeds)
     print(seed_table(results["defenses"], {"ac_recall": "AC recall", "ac_precision": "AC precis.",
-                                           "strip_frr_held_out": "STRIP FRR", "strip_far": "STRIP FAR", "asr_after_fine_tuning": "ASR tuned",
-                                           "asr_after_fine_pruning": "ASR pruned",
+                                           "strip_frr_held_out": "STRIP FRR", "strip_far": "STRIP FAR",
+                                           "asr_after_fine_tuning": "ASR tuned", "asr_after_fine_pruning": "ASR pruned",
                                            "clean_accuracy_after_fine_pruning": "acc. pruned"}))
     for row in results["defenses"]:
         print(f"seed {row['seed']}: Neural Cleanse flags {row['nc_flagged_labels']} on the backdoored model "

@@ -64,8 +64,8 @@ def configure_threads() -> int:
 
     OpenMP threads that wait for a core another process holds spin instead of sleeping:
     two busy torch processes on two cores then run 10 to 30 times slower. So the lab
-    measures how much CPU time the rest of the machine used since the last call and
-    takes only the cores left (at least one). Called again and again during long loops,
+    measures how much CPU time the rest of the machine used over the last fraction of a
+    second and takes only the cores left (at least one). Called again and again in long loops,
     it follows the load: back to every core when the other process is done. With
     BACKDOOR_LAB_FOLLOW_LOAD=0 it keeps every usable CPU (the same thread count on every
     run, for results that must match to the last digit).

@@ -35,9 +35,10 @@ def defense_report(config: AttackConfig, train: ImageSet, test: ImageSet, reserv
     fine_tuned = evaluate(fine_tune(backdoored, reserve), test, config.trigger, target)
     fine_pruned = evaluate(fine_tune(pruned, reserve), test, config.trigger, target)
     peak = divmod(cleansed.masks[target].argmax().item(), cleansed.masks.shape[-1])
+    found = detection_scores(clustering.flagged, poisoned.indices)
     return {
-        "ac_recall": detection_scores(clustering.flagged, poisoned.indices)["recall"],
-        "ac_precision": detection_scores(clustering.flagged, poisoned.indices)["precision"],
+        "ac_recall": found["recall"],
+        "ac_precision": found["precision"],
         "ac_suspicious_labels": [c.label for c in clustering.classes if c.suspicious],
         "nc_flagged_labels": cleansed.flagged(),
         "nc_anomaly_index": cleansed.anomaly_index()[target].item(),
