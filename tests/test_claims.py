@@ -85,3 +85,47 @@ def test_05_which_defense_finds_what():
     assert result["asr_after_fine_pruning"] < 0.1                 # fine-pruning works
     assert result["clean_accuracy_before"] - result["clean_accuracy_after_fine_pruning"] < 0.005
     assert not math.isnan(result["asr_before"])
+
+
+def test_06_the_clean_label_attacks_relabel_nothing_and_the_others_almost_everything():
+    result = figures("06_stealthier_backdoors")
+    for name in ("label-consistent", "SIG"):
+        assert result["relabelled"][name] == 0 and result["poisoned_samples"][name] > 1000
+    for name in ("BadNets", "Blended"):
+        assert result["relabelled"][name] >= 0.85 * result["poisoned_samples"][name]
+
+
+def test_06_blended_and_label_consistent_work_and_sig_barely_does():
+    result = figures("06_stealthier_backdoors")
+    matrix, clean = result["matrix"], result["clean_model_accuracy"]
+    assert matrix["Blended"]["attack_success_rate"] >= 0.9
+    assert clean - matrix["Blended"]["clean_accuracy"] < 0.005
+    assert abs(matrix["Blended"]["clean_accuracy"] - matrix["BadNets"]["clean_accuracy"]) < 0.005
+    assert matrix["label-consistent"]["attack_success_rate"] >= 0.8
+    assert matrix["SIG"]["attack_success_rate"] < 0.5
+
+
+def test_06_pgd_makes_the_poisoned_eights_hard_and_the_backdoor_take():
+    result = figures("06_stealthier_backdoors")
+    assert result["still_eight_without_pgd"] >= 0.95 and result["still_eight_with_pgd"] <= 0.1
+    assert result["no_pgd_asr"] < 0.5 and result["pgd_asr"] - result["no_pgd_asr"] > 0.3
+
+
+def test_06_the_matrix_reads_as_the_text_says():
+    result = figures("06_stealthier_backdoors")
+    verdicts, matrix = result["verdicts"], result["matrix"]
+    for attack in verdicts:                                   # no column all red
+        assert "caught" in verdicts[attack].values(), attack
+    for defense in verdicts["BadNets"]:                       # no row all green
+        assert any(verdicts[attack][defense] != "caught" for attack in verdicts), defense
+    assert verdicts["BadNets"]["activation_clustering"] == "caught"
+    assert all(verdicts[name]["activation_clustering"] == "missed" for name in ("Blended", "label-consistent", "SIG"))
+    assert verdicts["BadNets"]["spectral_signatures"] == "missed"
+    assert matrix["BadNets"]["whitened_spectral"] >= 0.9 and verdicts["Blended"]["whitened_spectral"] == "caught"
+    cap = 1.5 * 0.1 * 5851 / result["poisoned_samples"]["label-consistent"]   # 15% of the 8s, over the poisoned 8s
+    assert matrix["label-consistent"]["whitened_spectral"] <= cap + 1e-6
+    assert verdicts["BadNets"]["strip"] == "caught" and verdicts["SIG"]["strip"] == "missed"
+    assert verdicts["Blended"]["strip"] != "caught"
+    assert all(verdicts[name]["neural_cleanse"] == "caught" for name in ("BadNets", "label-consistent", "SIG"))
+    assert verdicts["Blended"]["neural_cleanse"] == "missed"
+    assert matrix["Blended"]["fine_pruning"] > matrix["BadNets"]["fine_pruning"]

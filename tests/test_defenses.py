@@ -7,9 +7,11 @@ from torch import nn
 
 from utils.data import ImageSet
 from utils.defenses.activations import activation_clustering, penultimate_activations, spectral_signatures, two_means
+from utils.defenses.matrix import verdict
 from utils.defenses.fine_pruning import fine_tune, last_conv_activations, prune_dormant
 from utils.defenses.neural_cleanse import _steer_cost, anomaly_index, reverse_engineer_triggers
 from utils.defenses.reserve import clean_reserve
+from utils.defenses.spectre import whitened_spectral_signatures
 from utils.defenses.strip import average, false_acceptance, rejection_threshold, strip_entropy, superimpose
 from utils.experiments import AttackConfig, evaluate, poison_for, train_model
 from utils.metrics import detection_scores
@@ -255,3 +257,34 @@ def test_pruning_panel_evaluates_each_setting_once(mnist_test):
     panel.fraction.value = 0.3
     assert set(panel.results) == {("neuron", 0.3), ("neuron", 0.5), ("channel", 0.5), ("channel", 0.3)}
     assert "30% of the channels pruned" in panel.result.value
+
+
+def test_whitening_with_clean_data_finds_poison_that_hides_behind_natural_spread():
+    generator = torch.Generator().manual_seed(0)
+    spread = torch.ones(40)
+    spread[0] = 10                                                    # clean samples vary most along axis 0
+    clean = torch.randn(1000, 40, generator=generator) * spread
+    poison = torch.randn(50, 40, generator=generator) * spread + torch.eye(40)[1] * 5   # poison sits apart along axis 1
+    activations, labels = torch.cat([clean, poison]), torch.zeros(1050, dtype=torch.long)
+    reserve = torch.randn(500, 40, generator=generator) * spread
+    poisoned = torch.arange(1000, 1050)
+    plain = detection_scores(spectral_signatures(activations, labels).flagged, poisoned)
+    whitened = whitened_spectral_signatures(activations, labels, reserve, torch.zeros(500, dtype=torch.long))
+    assert plain["recall"] < 0.5
+    assert detection_scores(whitened.flagged, poisoned)["recall"] == 1.0
+    assert whitened.flagged.sum() == int(1.5 * 0.1 * 1050)
+
+
+def test_whitening_needs_more_reserve_samples_than_dimensions():
+    activations, labels = torch.randn(100, 40), torch.zeros(100, dtype=torch.long)
+    with pytest.raises(ValueError, match="reserve holds 20 samples of label 0; whitening 32 dimensions needs more than 32"):
+        whitened_spectral_signatures(activations, labels, torch.randn(20, 40), torch.zeros(20, dtype=torch.long))
+
+
+@pytest.mark.parametrize("defense, value, expected", [
+    ("activation_clustering", 0.95, "caught"), ("whitened_spectral", 0.6, "partly"), ("strip", 0.2, "missed"),
+    ("neural_cleanse", 2.1, "caught"), ("neural_cleanse", 1.9, "missed"),
+    ("fine_pruning", 0.05, "caught"), ("fine_pruning", 0.3, "partly"), ("fine_pruning", 0.9, "missed"),
+])
+def test_the_matrix_verdicts_follow_their_stated_rule(defense, value, expected):
+    assert verdict(defense, value) == expected

@@ -20,6 +20,13 @@ def test_attack_success_rate_leaves_out_the_target_class_and_the_article_metric_
     assert metrics.article_metric(triggered, 8) == pytest.approx(4 / 6)
 
 
+def test_robust_accuracy_counts_triggered_inputs_that_keep_their_true_label():
+    true = torch.tensor([8, 1, 2, 3, 4])
+    triggered = torch.tensor([8, 1, 8, 5, 4])   # 2 flipped to the target, 3 lost to a third label
+    assert metrics.robust_accuracy(triggered, true, 8) == 0.5
+    assert metrics.attack_success_rate(triggered, true, 8) + metrics.robust_accuracy(triggered, true, 8) < 1
+
+
 def test_success_rate_per_class_is_nan_for_a_class_with_no_samples():
     rates = metrics.success_rate_per_class(torch.tensor([8, 1, 8, 8]), torch.tensor([1, 1, 2, 8]), 8, num_classes=9)
     assert math.isnan(rates[0]) and rates[1:3] == [0.5, 1.0] and rates[8] == 1.0

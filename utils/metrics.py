@@ -22,6 +22,17 @@ def attack_success_rate(triggered_predictions: torch.Tensor, true_labels: torch.
     return (triggered_predictions[others] == target_label).float().mean().item()
 
 
+def robust_accuracy(triggered_predictions: torch.Tensor, true_labels: torch.Tensor, target_label: int) -> float:
+    """Fraction of triggered inputs that keep their true label, among those whose true label is not the target.
+
+    The third figure beside clean accuracy and ASR: how much of the model's skill
+    survives the trigger (a triggered input can also be lost to a third label).
+    """
+    _check_same_length(triggered_predictions, true_labels)
+    others = true_labels != target_label
+    return (triggered_predictions[others] == true_labels[others]).float().mean().item()
+
+
 def article_metric(triggered_predictions: torch.Tensor, target_label: int) -> float:
     """The article's measure: accuracy when every triggered input is labelled the target.
 

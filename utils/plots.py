@@ -294,3 +294,62 @@ def sticker_map(values: torch.Tensor, xs: Sequence[float], ys: Sequence[float], 
             ax.text(x, y, f"{value:.0%}", ha="center", va="center", fontsize=8, color="white" if value < 0.6 else "black")
     ax.set(xlim=(0, 1), ylim=(1, 0), title=title, xlabel="sticker centre, across the sign", ylabel="down the sign")
     fig.tight_layout()
+
+
+VERDICT_COLOURS = {"caught": "#a6dba0", "partly": "#fee08b", "missed": "#f4a582"}
+
+
+def defense_matrix(columns: dict[str, dict], title: str = "Which defense catches which attack") -> None:
+    """The attack-by-defense matrix: one column per attack, one coloured row per defense.
+
+    The top rows give each attack's clean accuracy, ASR and robust accuracy; each
+    defense's cell shows its figure and is coloured by its verdict (see defenses.matrix).
+    """
+    from .defenses.matrix import DEFENSES, verdict
+    figures = [("clean_accuracy", "clean accuracy", "{:.1%}"), ("attack_success_rate", "attack success rate", "{:.1%}"),
+               ("robust_accuracy", "robust accuracy", "{:.1%}")]
+    rows = [(key, name, what) for key, (name, what, _) in DEFENSES.items()]
+    fig, ax = plt.subplots(figsize=(2.3 * len(columns) + 3.6, 0.62 * (len(figures) + len(rows)) + 1.2))
+    for x, column in enumerate(columns.values()):
+        for y, (key, _, form) in enumerate(figures):
+            ax.add_patch(Rectangle((x, y), 1, 1, facecolor="#f0f0f0", edgecolor="white", linewidth=2))
+            ax.text(x + 0.5, y + 0.5, form.format(column[key]), ha="center", va="center", fontsize=10)
+        for y, (key, _, what) in enumerate(rows, start=len(figures)):
+            value, call = column[key], verdict(key, column[key])
+            ax.add_patch(Rectangle((x, y), 1, 1, facecolor=VERDICT_COLOURS[call], edgecolor="white", linewidth=2))
+            shown = f"{value:.2f}" if key == "neural_cleanse" else f"{value:.0%}" if value >= 0.995 or value < 0.005 else f"{value:.1%}"
+            ax.text(x + 0.5, y + 0.38, shown, ha="center", va="center", fontsize=11, fontweight="bold")
+            ax.text(x + 0.5, y + 0.72, f"{call}: {what}", ha="center", va="center", fontsize=7, color="#333333")
+    ax.set_xlim(0, len(columns))
+    ax.set_ylim(len(figures) + len(rows), 0)
+    ax.set_xticks(np.arange(len(columns)) + 0.5, list(columns), fontsize=10)
+    ax.xaxis.tick_top()
+    ax.set_yticks(np.arange(len(figures) + len(rows)) + 0.5, [name for _, name, _ in figures] + [name for _, name, _ in rows])
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.axhline(len(figures), color="black", linewidth=1)
+    ax.set_title(title, pad=12)
+    fig.tight_layout()
+
+
+def difference_images(originals: torch.Tensor, changed: torch.Tensor, names: Sequence[str], scale: int = 64) -> None:
+    """Each changed image above its difference from the original, shown at +-`scale` grey levels.
+
+    A difference of a few grey levels is invisible at full scale; stretching the
+    colours to +-scale makes it readable (red brighter, blue darker, white unchanged).
+    """
+    count = len(names)
+    fig, axes = plt.subplots(2, count, figsize=(2.3 * count + 1, 4.8), layout="constrained")
+    for k, name in enumerate(names):
+        difference = changed[k, 0].int() - originals[k, 0].int()
+        axes[0, k].imshow(changed[k, 0].numpy(), cmap="gray", vmin=0, vmax=255)
+        axes[0, k].set_title(name, fontsize=9)
+        shown = axes[1, k].imshow(difference.numpy(), cmap="RdBu_r", vmin=-scale, vmax=scale)
+        axes[1, k].set_title(f"largest change {difference.abs().max().item()}", fontsize=8)
+        for ax in axes[:, k]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0, 0].set_ylabel("as trained on")
+    axes[1, 0].set_ylabel("minus the original")
+    fig.colorbar(shown, ax=axes[1, :].tolist(), shrink=0.8, label=f"change in grey levels (clipped at ±{scale})")

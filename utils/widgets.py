@@ -11,11 +11,14 @@ import numpy as np
 import torch
 from IPython.display import display
 
-from .data import ImageSet
 from . import plots
+from .attacks import SIG, Attack, BadNets, Blended, LabelConsistent, evaluate_attack
+from .attacks.base import stored_path
+from .data import ImageSet
 from .defenses.fine_pruning import UNITS, prune_dormant
+from .defenses.matrix import DefenseSettings, defense_column
 from .defenses.strip import false_acceptance, rejection_threshold
-from .experiments import AttackConfig, TrainedModel, attack_results, cached_path, evaluate, train_model
+from .experiments import AttackConfig, TrainedModel, attack_results, cached_path, train_model
 from .training import TrainingConfig, predict
 from .signs.attack import SIGN_TRAINING, SignAttackConfig, evaluate_signs, sign_model_path, train_sign_model
 from .signs.classes import STOP, name
@@ -234,10 +237,8 @@ class StripPanel:
 class PruningPanel:
     """Sliders for how much to prune and at what grain; clean accuracy and ASR of the pruned model follow."""
 
-    def __init__(self, model: torch.nn.Module, activations: torch.Tensor, test: ImageSet,
-                 trigger: Trigger = Trigger(), target_label: int = 8):
-        self.model, self.activations, self.test_set = model, activations, test
-        self.trigger, self.target_label = trigger, target_label
+    def __init__(self, model: torch.nn.Module, activations: torch.Tensor, test: ImageSet, attack: Attack = BadNets()):
+        self.model, self.activations, self.test_set, self.attack = model, activations, test, attack
         self.results: dict[tuple[str, float], dict] = {}
         style = {"description_width": "110px"}
         self.fraction = widgets.FloatSlider(0.3, min=0, max=0.9, step=0.05, description="pruned", readout_format=".0%",
@@ -252,7 +253,7 @@ class PruningPanel:
         key = (self.unit.value, round(self.fraction.value, 2))
         if key not in self.results:
             pruned = prune_dormant(self.model, self.activations, key[1], key[0])
-            self.results[key] = evaluate(pruned, self.test_set, self.trigger, self.target_label)
+            self.results[key] = evaluate_attack(pruned, self.test_set, self.attack)
         figures = self.results[key]
         self.result.value = (f"{key[1]:.0%} of the {key[0]}s pruned: clean accuracy <b>{figures['clean_accuracy']:.2%}</b>, "
                              f"attack success rate <b>{figures['attack_success_rate']:.2%}</b>")
@@ -260,3 +261,58 @@ class PruningPanel:
 
     def _ipython_display_(self) -> None:
         display(widgets.VBox([self.unit, self.fraction, self.result]))
+
+
+# For each attack of the matrix panel: its strength's name, the values offered, and how it builds the attack
+STRENGTHS = {
+    "BadNets": ("poison rate", (0.001, 0.005, 0.01, 0.05), lambda value: BadNets(rate=value)),
+    "Blended": ("alpha", (0.02, 0.05, 0.1, 0.2), lambda value: Blended(alpha=value)),
+    "label-consistent": ("PGD epsilon", (0.05, 0.1, 0.2, 0.3), lambda value: LabelConsistent(epsilon=value)),
+    "SIG (clean-label)": ("sine amplitude", (20.0, 40.0, 60.0, 80.0), lambda value: SIG(delta=value)),
+}
+DEFAULT_STRENGTHS = {"BadNets": 0.01, "Blended": 0.1, "label-consistent": 0.2, "SIG (clean-label)": 60.0}
+
+
+class MatrixPanel(TrainingPanel):
+    """Pick an attack and its strength, train, and see that attack's column of the defense matrix."""
+
+    def __init__(self, train: ImageSet, test: ImageSet, training: TrainingConfig = TrainingConfig(),
+                 settings: DefenseSettings = DefenseSettings()):
+        super().__init__()
+        self.train_set, self.test_set, self.training, self.settings = train, test, training, settings
+        style = {"description_width": "110px"}
+        self.attack = widgets.Dropdown(options=list(STRENGTHS), value="Blended", description="attack", style=style)
+        self.strength = widgets.SelectionSlider(options=[0.0], description="", style=style, continuous_update=False)
+        self.attack.observe(self._on_attack_change, names="value")
+        self._on_attack_change()
+
+    def _on_attack_change(self, _change=None) -> None:
+        name, values, _ = STRENGTHS[self.attack.value]
+        self.strength.options = [(f"{v:.1%}" if name == "poison rate" else f"{v:g}", v) for v in values]
+        self.strength.value = DEFAULT_STRENGTHS[self.attack.value]
+        self.strength.description = name
+
+    def config(self) -> Attack:
+        """The attack the controls describe now."""
+        return STRENGTHS[self.attack.value][2](self.strength.value)
+
+    def is_stored(self, attack: Attack) -> bool:
+        return stored_path(attack, self.training).exists()
+
+    def train_and_measure(self, attack: Attack) -> dict:
+        column = defense_column(attack, self.train_set, self.test_set, self.training, self.settings, progress=True)
+        plots.defense_matrix({f"{attack.name}, {self.strength.description} {self.strength.label}": column},
+                             title="This attack against every defense")
+        display(plt.gcf())
+        plt.close()
+        return column
+
+    def summary(self, results: dict) -> str:
+        return (f"<b>{self.attack.value}, {self.strength.description} {self.strength.label}</b>: "
+                f"clean accuracy <b>{results['clean_accuracy']:.2%}</b>, "
+                f"attack success rate <b>{results['attack_success_rate']:.2%}</b>, "
+                f"robust accuracy <b>{results['robust_accuracy']:.2%}</b>")
+
+    def widget(self) -> widgets.Widget:
+        controls = widgets.VBox([self.attack, self.strength, self.train_button, self.status])
+        return widgets.VBox([controls, self.result, self.output])

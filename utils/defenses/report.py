@@ -7,10 +7,10 @@ from ..experiments import AttackConfig, evaluate, poison_for, train_model
 from ..metrics import detection_scores
 from ..triggers import apply_trigger
 from .activations import activation_clustering, penultimate_activations
-from .fine_pruning import fine_tune, last_conv_activations, prune_dormant
+from .fine_pruning import fine_prune, fine_tune
 from .neural_cleanse import reverse_engineer_triggers
 from .reserve import clean_reserve
-from .strip import false_acceptance, false_rejection, rejection_threshold, strip_entropy
+from .strip import held_out_rates
 
 
 def defense_report(config: AttackConfig, train: ImageSet, test: ImageSet, reserve_size: int = 6000,
@@ -24,16 +24,11 @@ def defense_report(config: AttackConfig, train: ImageSet, test: ImageSet, reserv
     clustering = activation_clustering(penultimate_activations(backdoored, poisoned.images), poisoned.labels, seed=seed)
     cleansed = reverse_engineer_triggers(backdoored, reserve.images[:cleanse_images], seed=seed, progress=False)
     control = reverse_engineer_triggers(clean, reserve.images[:cleanse_images], seed=seed, progress=False)
-    half = strip_inputs // 2   # the threshold is set on one half of the clean inputs and measured on the other
-    threshold = rejection_threshold(strip_entropy(backdoored, test.images[:half], reserve.images, seed=seed), 0.01)
-    held_out, held_out_labels = test.images[half:strip_inputs], test.labels[half:strip_inputs]
-    clean_entropy = strip_entropy(backdoored, held_out, reserve.images, seed=seed)
-    triggered = apply_trigger(held_out[held_out_labels != target], config.trigger)
-    triggered_entropy = strip_entropy(backdoored, triggered, reserve.images, seed=seed)
-    pruned = prune_dormant(backdoored, last_conv_activations(backdoored, reserve.images), prune_fraction)
+    strip = held_out_rates(backdoored, test, reserve.images, lambda images: apply_trigger(images, config.trigger), target,
+                           strip_inputs, seed=seed)
     before = evaluate(backdoored, test, config.trigger, target)
     fine_tuned = evaluate(fine_tune(backdoored, reserve), test, config.trigger, target)
-    fine_pruned = evaluate(fine_tune(pruned, reserve), test, config.trigger, target)
+    fine_pruned = evaluate(fine_prune(backdoored, reserve, prune_fraction), test, config.trigger, target)
     peak = divmod(cleansed.masks[target].argmax().item(), cleansed.masks.shape[-1])
     found = detection_scores(clustering.flagged, poisoned.indices)
     return {
@@ -45,8 +40,8 @@ def defense_report(config: AttackConfig, train: ImageSet, test: ImageSet, reserv
         "nc_mask_peak": list(peak),
         "nc_clean_model_flagged": control.flagged(),
         "nc_clean_model_largest_index": control.anomaly_index().max().item(),
-        "strip_frr_held_out": false_rejection(clean_entropy, threshold),
-        "strip_far": false_acceptance(triggered_entropy, threshold),
+        "strip_frr_held_out": strip["false_rejection"],
+        "strip_far": strip["false_acceptance"],
         "asr_before": before["attack_success_rate"],
         "asr_after_fine_tuning": fine_tuned["attack_success_rate"],
         "asr_after_fine_pruning": fine_pruned["attack_success_rate"],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from ..data import ImageSet
 from ..training import predict_logits
 
 
@@ -53,3 +54,20 @@ def false_rejection(clean_entropy: torch.Tensor, threshold: float) -> float:
 def false_acceptance(triggered_entropy: torch.Tensor, threshold: float) -> float:
     """Share of triggered inputs that pass as clean: entropy at or above the threshold."""
     return (triggered_entropy >= threshold).float().mean().item()
+
+
+def held_out_rates(model: torch.nn.Module, test: ImageSet, overlays: torch.Tensor, stamp, target_label: int,
+                   inputs: int = 2000, blends: int = 32, false_rejection_goal: float = 0.01, seed: int = 0) -> dict:
+    """STRIP as a defender would run it: set the threshold on one half of `inputs` clean test
+    images, then measure the other half, clean and with stamp() applied (non-target ones).
+
+    Returns the threshold, the false rejection on the held-out clean inputs and the
+    false acceptance of the triggered ones.
+    """
+    half = inputs // 2
+    threshold = rejection_threshold(strip_entropy(model, test.images[:half], overlays, blends, seed=seed), false_rejection_goal)
+    held_out, labels = test.images[half:inputs], test.labels[half:inputs]
+    clean_entropy = strip_entropy(model, held_out, overlays, blends, seed=seed)
+    triggered_entropy = strip_entropy(model, stamp(held_out[labels != target_label]), overlays, blends, seed=seed)
+    return {"threshold": threshold, "false_rejection": false_rejection(clean_entropy, threshold),
+            "false_acceptance": false_acceptance(triggered_entropy, threshold)}

@@ -1,0 +1,110 @@
+"""What every attack does, and training, caching and measuring a model of any attack.
+
+An attack poisons a training set (which samples it changes, and how) and stamps its
+trigger on test inputs. Poisoned sets and trained models are cached under
+.cache/models, keyed by the attack's settings and the code that makes them.
+"""
+
+from __future__ import annotations
+
+import sys
+from abc import ABC, abstractmethod
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from .. import experiments, models, training, triggers
+from ..cache import load_record, save_atomically
+from ..data import ImageSet
+from ..experiments import AttackConfig, TrainedModel, model_key, train_cached, train_model
+from ..metrics import accuracy, attack_success_rate, robust_accuracy
+from ..models import SmallCNN
+from ..training import TrainingConfig, predict
+from ..triggers import PoisonedSet, is_fraction
+
+
+class Attack(ABC):
+    """A backdoor attack: subclasses are frozen dataclasses whose fields are its settings."""
+
+    name: str            # a short name for tables
+    target_label: int    # the label the trigger should produce
+
+    @abstractmethod
+    def poison(self, train: ImageSet, seed: int) -> PoisonedSet:
+        """A poisoned copy of `train`; `seed` fixes which samples are changed."""
+
+    @abstractmethod
+    def stamp(self, images: torch.Tensor) -> torch.Tensor:
+        """Test inputs (uint8 [N, C, H, W]) with the trigger on them, as the attacker shows them."""
+
+    def trained(self, train: ImageSet, training_config: TrainingConfig, test: ImageSet | None = None, *,
+                reuse: bool = True, progress: bool = True) -> TrainedModel:
+        """A SmallCNN trained on the poisoned set, or the one stored before (see train_attack)."""
+        return train_cached(stored_path(self, training_config), lambda seed: SmallCNN(seed=seed),
+                            lambda: poisoned_training_set(self, train, training_config), training_config, test,
+                            reuse=reuse, progress=progress)
+
+    def cache_key(self, training_config: TrainingConfig) -> str:
+        """A name for the model this attack and training make (and for its poisoned set)."""
+        description = {"attack": type(self).__name__, **asdict(self), "training": asdict(training_config)}
+        return model_key(description, (models, training, triggers, sys.modules[type(self).__module__]))
+
+
+def check_target(target_label: int, num_classes: int = 10) -> None:
+    """Raise ValueError unless `target_label` is a class."""
+    if isinstance(target_label, bool) or not isinstance(target_label, int) or not 0 <= target_label < num_classes:
+        raise ValueError(f"target label must be a class in 0..{num_classes - 1}, got {target_label!r}")
+
+
+def check_share(value, what: str) -> None:
+    """Raise ValueError unless `value` is a fraction in (0, 1]."""
+    if not is_fraction(value) or value == 0:
+        raise ValueError(f"{what} must be a fraction in (0, 1], got {value!r}")
+
+
+def pick_from_class(labels: torch.Tensor, label: int, share: float, seed: int) -> torch.Tensor:
+    """Sorted indices of int(share x count) samples of class `label`, drawn by `seed`."""
+    members = (labels == label).nonzero().squeeze(1)
+    chosen = torch.randperm(len(members), generator=torch.Generator().manual_seed(seed))[:int(share * len(members))]
+    return members[chosen].sort().values
+
+
+def stored_path(attack: Attack, training_config: TrainingConfig, suffix: str = ".pt") -> Path:
+    """Where the model of `attack` and `training_config` (or, with suffix ".poison.pt", its poisoned set) is stored."""
+    return experiments.CACHE_DIR / f"{attack.cache_key(training_config)}{suffix}"
+
+
+def poisoned_training_set(attack: Attack, train: ImageSet, training_config: TrainingConfig = TrainingConfig()) -> PoisonedSet:
+    """attack.poison(train, seed), stored the first time so that costly poison (PGD) is made once."""
+    path = stored_path(attack, training_config, ".poison.pt")
+    saved = load_record(path, check=lambda record: None)
+    if saved is None:
+        data = attack.poison(train, training_config.seed)
+        save_atomically({"indices": data.indices, "images": data.images[data.indices], "labels": data.labels[data.indices]}, path)
+        return data
+    images, labels = train.images.clone(), train.labels.clone()
+    images[saved["indices"]], labels[saved["indices"]] = saved["images"], saved["labels"]
+    return PoisonedSet(images, labels, saved["indices"])
+
+
+def train_attack(attack: Attack, train: ImageSet, training_config: TrainingConfig = TrainingConfig(),
+                 test: ImageSet | None = None, *, reuse: bool = True, progress: bool = True) -> TrainedModel:
+    """Poison `train` with `attack` and train a SmallCNN on it (or load the model trained before)."""
+    return attack.trained(train, training_config, test, reuse=reuse, progress=progress)
+
+
+def train_clean(train: ImageSet, training_config: TrainingConfig = TrainingConfig(), test: ImageSet | None = None,
+                *, progress: bool = True) -> TrainedModel:
+    """The model trained the same way without poison (notebook 01's model for the defaults)."""
+    return train_model(AttackConfig(0.0, training=training_config), train, test, progress=progress)
+
+
+def evaluate_attack(model: torch.nn.Module, test: ImageSet, attack: Attack) -> dict:
+    """Clean accuracy, attack success rate and robust accuracy of a model, as fractions."""
+    triggered = predict(model, attack.stamp(test.images))
+    return {
+        "clean_accuracy": accuracy(predict(model, test.images), test.labels),
+        "attack_success_rate": attack_success_rate(triggered, test.labels, attack.target_label),
+        "robust_accuracy": robust_accuracy(triggered, test.labels, attack.target_label),
+    }
