@@ -89,6 +89,7 @@ class ClassSplit:
 class ClusteringResult(NamedTuple):
     flagged: torch.Tensor   # bool per training sample: in the small cluster of a suspicious class
     classes: list[ClassSplit]
+    smaller: torch.Tensor   # bool per training sample: in the smaller cluster of its class, suspicious or not
 
 
 def activation_clustering(activations: torch.Tensor, labels: torch.Tensor, dims: int = 10, max_share: float = 0.15,
@@ -101,6 +102,7 @@ def activation_clustering(activations: torch.Tensor, labels: torch.Tensor, dims:
     if not 0 < max_share < 0.5:
         raise ValueError(f"max_share must be a fraction in (0, 0.5), got {max_share!r}")
     flagged = torch.zeros(len(labels), dtype=torch.bool)
+    in_smaller = torch.zeros(len(labels), dtype=torch.bool)
     classes = []
     for label in labels.unique().tolist():
         members = (labels == label).nonzero().squeeze(1)
@@ -109,10 +111,11 @@ def activation_clustering(activations: torch.Tensor, labels: torch.Tensor, dims:
         smaller = int((assignment == 1).sum() < (assignment == 0).sum())
         share = (assignment == smaller).float().mean().item()
         suspicious = share < max_share
+        in_smaller[members[assignment == smaller]] = True
         if suspicious:
             flagged[members[assignment == smaller]] = True
         classes.append(ClassSplit(label, len(members), share, silhouette(components, assignment, seed=seed), suspicious))
-    return ClusteringResult(flagged, classes)
+    return ClusteringResult(flagged, classes, in_smaller)
 
 
 class SpectralResult(NamedTuple):
