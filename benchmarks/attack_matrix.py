@@ -13,15 +13,13 @@ with the models cached, 3 without, on two idle cores.
 
 from __future__ import annotations
 
-import json
-import sys
 from collections import Counter
 from pathlib import Path
 
 from utils.attacks import BadNets, Blended, LabelConsistent, SIG, evaluate_attack, train_attack
 from utils.data import load_mnist
 from utils.defenses.matrix import DEFENSES, defense_column, verdict
-from utils.seeds import over_seeds, seed_table
+from utils.seeds import over_seeds, seed_benchmark, seed_table
 from utils.training import TrainingConfig
 
 ATTACKS = {"BadNets": BadNets(), "Blended": Blended(), "label-consistent": LabelConsistent(), "SIG": SIG()}
@@ -61,8 +59,4 @@ def main(seeds: list[int]) -> dict:
 
 
 if __name__ == "__main__":
-    figures = main([int(seed) for seed in sys.argv[1:]] or [0, 1, 2])
-    out = Path(__file__).resolve().parent / "results" / "attack_matrix.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(figures, indent=1))
-    print(json.dumps(figures))
+    seed_benchmark(main, "attack_matrix", Path(__file__).resolve().parent / "results")

@@ -11,8 +11,6 @@ figures as JSON (also written to benchmarks/results/seeds.json).
 
 from __future__ import annotations
 
-import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from utils.data import load_mnist
 from utils.defenses.report import defense_report
 from utils.experiments import AttackConfig, attack_with_baseline, run_attack
 from utils.metrics import accuracy
-from utils.seeds import over_seeds, seed_table, spread
+from utils.seeds import over_seeds, seed_benchmark, seed_table, spread
 from utils.signs.attack import SIGN_TRAINING, SignAttackConfig, evaluate_signs, train_sign_model
 from utils.signs.dataset import load_signs
 from utils.training import TrainingConfig, predict
@@ -79,8 +77,4 @@ def main(seeds: list[int]) -> dict:
 
 
 if __name__ == "__main__":
-    figures = main([int(seed) for seed in sys.argv[1:]] or [0, 1, 2])
-    out = Path(__file__).resolve().parent / "results" / "seeds.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(figures, indent=1))
-    print(json.dumps(figures))
+    seed_benchmark(main, "seeds", Path(__file__).resolve().parent / "results")

@@ -1,11 +1,12 @@
 """Results over seeds, and where a notebook's figures are written."""
 
 import json
+import sys
 
 from utils import experiments
 from utils.data import ImageSet
 from utils.experiments import AttackConfig, attack_with_baseline, save_results
-from utils.seeds import over_seeds, seed_table, spread
+from utils.seeds import over_seeds, seed_benchmark, seed_table, spread
 from utils.training import TrainingConfig
 
 
@@ -41,3 +42,13 @@ def test_save_results_writes_to_the_tests_folder_only_when_no_path_is_given(tmp_
     assert save_results(None, {"c": 3}) is None
     monkeypatch.delenv(experiments.RESULTS_DIR_VARIABLE)
     assert save_results(None, {"d": 4}, name="03_x") is None
+
+
+def test_a_seed_benchmark_takes_its_seeds_from_the_command_line_and_writes_its_figures(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["benchmark.py", "3", "5"])
+    seed_benchmark(lambda seeds: {"seeds": seeds}, "example", tmp_path / "results")
+    assert json.loads((tmp_path / "results" / "example.json").read_text()) == {"seeds": [3, 5]}
+    assert json.loads(capsys.readouterr().out.splitlines()[-1]) == {"seeds": [3, 5]}
+    monkeypatch.setattr(sys, "argv", ["benchmark.py"])
+    seed_benchmark(lambda seeds: {"seeds": seeds}, "example", tmp_path / "results")
+    assert json.loads((tmp_path / "results" / "example.json").read_text()) == {"seeds": [0, 1, 2]}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+import sys
+from pathlib import Path
 from typing import Callable, Iterable
 
 
@@ -31,3 +34,12 @@ def seed_table(rows: list[dict], columns: dict[str, str], width: int = 12) -> st
 def _percent(value: float, width: int) -> str:
     return "n/a".rjust(width) if value is None or (isinstance(value, float) and math.isnan(value)) \
         else f"{value:{width}.2%}"
+
+
+def seed_benchmark(measure: Callable[[list[int]], dict], name: str, folder: Path) -> None:
+    """A seed benchmark's command line: the seeds are its arguments (default 0 1 2); the
+    figures go to folder/NAME.json and, as the last line printed, to standard output."""
+    figures = measure([int(seed) for seed in sys.argv[1:]] or [0, 1, 2])
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.json").write_text(json.dumps(figures, indent=1))
+    print(json.dumps(figures))

@@ -63,6 +63,15 @@ def check_share(value, what: str) -> None:
         raise ValueError(f"{what} must be a fraction in (0, 1], got {value!r}")
 
 
+def stamped_copy(attack: Attack, train: ImageSet, indices: torch.Tensor, relabel: bool) -> PoisonedSet:
+    """A copy of `train` whose samples at `indices` carry attack.stamp, relabelled as the target when `relabel`."""
+    images, labels = train.images.clone(), train.labels.clone()
+    images[indices] = attack.stamp(images[indices])
+    if relabel:
+        labels[indices] = attack.target_label
+    return PoisonedSet(images, labels, indices)
+
+
 def pick_from_class(labels: torch.Tensor, label: int, share: float, seed: int) -> torch.Tensor:
     """Sorted indices of int(share x count) samples of class `label`, drawn by `seed`."""
     members = (labels == label).nonzero().squeeze(1)

@@ -13,7 +13,7 @@ import torch
 
 from ..data import ImageSet, check_pixels
 from ..triggers import PoisonedSet, is_fraction
-from .base import Attack, check_target
+from .base import Attack, check_target, stamped_copy
 
 
 def noise_pattern(height: int = 28, width: int = 28, channels: int = 1, seed: int = 0) -> torch.Tensor:
@@ -57,10 +57,7 @@ class Blended(Attack):
     def poison(self, train: ImageSet, seed: int) -> PoisonedSet:
         count = int(len(train.labels) * self.rate)
         indices = torch.randperm(len(train.labels), generator=torch.Generator().manual_seed(seed))[:count].sort().values
-        images, labels = train.images.clone(), train.labels.clone()
-        images[indices] = self.stamp(images[indices])
-        labels[indices] = self.target_label
-        return PoisonedSet(images, labels, indices)
+        return stamped_copy(self, train, indices, relabel=True)
 
     def stamp(self, images: torch.Tensor) -> torch.Tensor:
         check_pixels(images)

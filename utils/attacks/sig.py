@@ -13,7 +13,7 @@ import torch
 
 from ..data import ImageSet, check_pixels
 from ..triggers import PoisonedSet
-from .base import Attack, check_share, check_target, pick_from_class
+from .base import Attack, check_share, check_target, pick_from_class, stamped_copy
 
 
 def sine_signal(width: int, delta: float, frequency: float) -> torch.Tensor:
@@ -40,10 +40,7 @@ class SIG(Attack):
         check_target(self.target_label)
 
     def poison(self, train: ImageSet, seed: int) -> PoisonedSet:
-        indices = pick_from_class(train.labels, self.target_label, self.share, seed)
-        images = train.images.clone()
-        images[indices] = self.stamp(images[indices])
-        return PoisonedSet(images, train.labels.clone(), indices)
+        return stamped_copy(self, train, pick_from_class(train.labels, self.target_label, self.share, seed), relabel=False)
 
     def stamp(self, images: torch.Tensor) -> torch.Tensor:
         check_pixels(images)

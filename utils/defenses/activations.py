@@ -135,15 +135,22 @@ def spectral_signatures(activations: torch.Tensor, labels: torch.Tensor, poison_
     `poison_bound` is the defender's guess of the largest share of a class that could be
     poisoned; the factor 1.5 is the paper's margin.
     """
-    if not 0 < poison_bound <= 0.5:
-        raise ValueError(f"poison_bound must be a fraction in (0, 0.5], got {poison_bound!r}")
     scores = torch.zeros(len(labels))
-    flagged = torch.zeros(len(labels), dtype=torch.bool)
     for label in labels.unique().tolist():
         members = (labels == label).nonzero().squeeze(1)
         centred = activations[members] - activations[members].mean(0)
         _, _, right = torch.linalg.svd(centred, full_matrices=False)
         scores[members] = (centred @ right[0]) ** 2
+    return flag_highest(scores, labels, poison_bound)
+
+
+def flag_highest(scores: torch.Tensor, labels: torch.Tensor, poison_bound: float) -> SpectralResult:
+    """In every class, flag the int(1.5 x poison_bound x class size) highest scores."""
+    if not 0 < poison_bound <= 0.5:
+        raise ValueError(f"poison_bound must be a fraction in (0, 0.5], got {poison_bound!r}")
+    flagged = torch.zeros(len(labels), dtype=torch.bool)
+    for label in labels.unique().tolist():
+        members = (labels == label).nonzero().squeeze(1)
         removed = int(1.5 * poison_bound * len(members))
         flagged[members[scores[members].argsort(descending=True)[:removed]]] = True
     return SpectralResult(flagged, scores)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from .activations import SpectralResult
+from .activations import SpectralResult, flag_highest
 
 
 def whitened_spectral_signatures(activations: torch.Tensor, labels: torch.Tensor, reserve_activations: torch.Tensor,
@@ -27,10 +27,7 @@ def whitened_spectral_signatures(activations: torch.Tensor, labels: torch.Tensor
     hundred reserve samples estimate it roughly). Then, as in spectral_signatures, the
     1.5 x poison_bound highest squared projections on the top singular vector are flagged.
     """
-    if not 0 < poison_bound <= 0.5:
-        raise ValueError(f"poison_bound must be a fraction in (0, 0.5], got {poison_bound!r}")
     scores = torch.zeros(len(labels))
-    flagged = torch.zeros(len(labels), dtype=torch.bool)
     for label in labels.unique().tolist():
         members = (labels == label).nonzero().squeeze(1)
         clean = reserve_activations[reserve_labels == label]
@@ -49,6 +46,4 @@ def whitened_spectral_signatures(activations: torch.Tensor, labels: torch.Tensor
         centred = whitened - whitened.mean(0)
         _, _, top = torch.linalg.svd(centred, full_matrices=False)
         scores[members] = ((centred @ top[0]) ** 2).float()
-        removed = int(1.5 * poison_bound * len(members))
-        flagged[members[scores[members].argsort(descending=True)[:removed]]] = True
-    return SpectralResult(flagged, scores)
+    return flag_highest(scores, labels, poison_bound)
