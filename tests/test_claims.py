@@ -16,12 +16,19 @@ from conftest import NOTEBOOK_RESULTS
 NOTEBOOKS = NOTEBOOK_RESULTS.parent.parent / "notebooks"
 
 
+def run_papermill(notebook, executed, *options: str) -> None:
+    """Execute a notebook with papermill, its output kept in pipes (a kernel started under
+    pytest's captured output can hang at shutdown) and shown if it fails."""
+    done = subprocess.run([sys.executable, "-m", "papermill", "--cwd", str(NOTEBOOKS), "--no-progress-bar",
+                           str(notebook), str(executed), *options], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 def figures(name: str) -> dict:
     path = NOTEBOOK_RESULTS / f"{name}.json"
     if not path.exists():
         executed = NOTEBOOK_RESULTS / f"{name}.ipynb"
-        subprocess.run([sys.executable, "-m", "papermill", "--cwd", str(NOTEBOOKS), "--log-level", "WARNING",
-                        str(NOTEBOOKS / f"{name}.ipynb"), str(executed), "-p", "results_path", str(path)], check=True)
+        run_papermill(NOTEBOOKS / f"{name}.ipynb", executed, "-p", "results_path", str(path))
     return json.loads(path.read_text())
 
 
@@ -85,6 +92,17 @@ def test_05_which_defense_finds_what():
     assert result["asr_after_fine_pruning"] < 0.1                 # fine-pruning works
     assert result["clean_accuracy_before"] - result["clean_accuracy_after_fine_pruning"] < 0.005
     assert not math.isnan(result["asr_before"])
+
+
+def test_05_runs_its_defenses_against_another_attack(tmp_path):
+    """The sweep over attacks: notebook 05 with the blended attack and a small defender's budget."""
+    results = tmp_path / "05_blended.json"
+    run_papermill(NOTEBOOKS / "05_defenses.ipynb", tmp_path / "05_blended.ipynb", "-p", "attack", "blended",
+                  "-p", "reserve_size", "2000", "-p", "cleanse_steps", "40", "-p", "strip_inputs", "400",
+                  "-p", "strip_blends", "8", "-p", "results_path", str(results))
+    result = json.loads(results.read_text())
+    assert result["attack"] == "blended" and result["asr_before"] > 0.9
+    assert 8 not in result["ac_suspicious_labels"]                # no small cluster among the 8s (notebook 06)
 
 
 def test_06_the_clean_label_attacks_relabel_nothing_and_the_others_almost_everything():
