@@ -1,14 +1,25 @@
-"""The papermill sweep: the grid is checked first, failures are kept apart, finished runs are not repeated."""
+"""The papermill sweep: the grid is checked first, failures are kept apart, finished runs are not repeated;
+the same grid on a real local Dask cluster and in shards gives the same table; results aggregate over seeds."""
 
 import csv
+import importlib
+import json
 import os
+import signal
+import subprocess
+import threading
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
-from utils.sweep import SweepError, check_grid, main, notebook_parameters, plan, sweep
+from utils.sweep import SweepError, check_grid, main, notebook_parameters, plan, run_notebook, shard, sweep
+from utils.sweep.local import collect
 
 POISONING = Path(__file__).resolve().parent.parent / "notebooks" / "02_poisoning.ipynb"
+PROBE = Path(__file__).resolve().parent / "sweep_probe" / "probe.ipynb"   # answers in a moment
+execute_module = importlib.import_module("utils.sweep.execute")
 
 
 def test_the_notebooks_parameters_are_read_with_their_defaults():
@@ -44,9 +55,25 @@ def test_one_run_per_combination_each_in_its_own_folder(tmp_path):
     assert runs[0].folder.name == "poison_rate=0.01,seed=0"
 
 
-def test_a_small_real_sweep_keeps_the_good_runs_and_reports_the_failed_one(tmp_path):
-    out, working_directory = tmp_path / "sweep", os.getcwd()
-    report = sweep(POISONING, {"poison_rate": [0.01, 1.5]}, out, jobs=2, progress=False)
+GRID = {"poison_rate": [0.01, 1.5]}   # 1.5 fails on purpose
+
+
+def table_of(path):
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def local_sweep(tmp_path_factory):
+    """The small grid, run once on this machine (two runs at a time)."""
+    out, working_directory = tmp_path_factory.mktemp("local") / "sweep", os.getcwd()
+    report = sweep(POISONING, GRID, out, jobs=2, progress=False)
+    assert os.getcwd() == working_directory   # parallel runs never move the test process
+    return out, report
+
+
+def test_a_small_real_sweep_keeps_the_good_runs_and_reports_the_failed_one(local_sweep):
+    out, report = local_sweep
     assert [run.parameters for run in report["done"]] == [{"poison_rate": 0.01}]
     (failed, reason), = report["failed"]
     assert failed.parameters == {"poison_rate": 1.5} and "poison rate must be a fraction in [0, 1]" in reason
@@ -56,8 +83,133 @@ def test_a_small_real_sweep_keeps_the_good_runs_and_reports_the_failed_one(tmp_p
     assert len(table) == 1 and table[0]["poison_rate"] == "0.01"
     assert 0.9 < float(table[0]["backdoor_attack_success_rate"]) <= 1
     assert report["plot"].exists() and report["plot"].stat().st_size > 10_000
-    assert os.getcwd() == working_directory   # parallel runs never move the test process
 
-    again = sweep(POISONING, {"poison_rate": [0.01, 1.5]}, out, jobs=1, progress=False)
+    again = sweep(POISONING, GRID, out, jobs=1, progress=False)
     assert [run.parameters for run in again["skipped"]] == [{"poison_rate": 0.01}]
     assert not again["done"] and len(again["failed"]) == 1
+
+
+def test_shards_split_the_grid_into_disjoint_slices_that_cover_it(tmp_path):
+    runs = plan({"poison_rate": [0.01, 0.02, 0.05], "seed": [0, 1, 2]}, tmp_path)
+    slices = [shard(runs, index, 4) for index in (1, 2, 3, 4)]
+    assert sorted(run.folder for part in slices for run in part) == sorted(run.folder for run in runs)
+    assert [len(part) for part in slices] == [3, 2, 2, 2]
+    assert shard(runs, 2, 4) == shard(plan({"poison_rate": [0.01, 0.02, 0.05], "seed": [0, 1, 2]}, tmp_path), 2, 4)
+    for index, count in ((0, 2), (3, 2), (1, 0)):
+        with pytest.raises(SweepError, match="a shard is I/N"):
+            shard(runs, index, count)
+    assert main([str(POISONING), "-p", "seed", "0", "--shard", "two/4", "-o", str(tmp_path / "x")]) == 2
+
+
+def test_shards_then_collect_give_the_same_table_as_one_local_run(tmp_path, capsys):
+    grid = ["-p", "x", "1.0", "-1.0", "-p", "seed", "0", "1", "-j", "2"]
+    assert main([str(PROBE), *grid, "-o", str(tmp_path / "local")]) == 1                 # x = -1 fails, on purpose
+    out = tmp_path / "sharded"
+    assert main([str(PROBE), *grid, "-o", str(out), "--shard", "1/2"]) == 1
+    assert main(["--collect", "-o", str(out)]) == 1                                      # the second shard has not run
+    printed = capsys.readouterr().out
+    assert "missing: {'x': 1.0, 'seed': 1} (not run yet" in printed
+    assert "missing: {'x': -1.0, 'seed': 0} (failed, executed notebook kept" in printed
+    assert main([str(PROBE), *grid, "-o", str(out), "--shard", "2/2"]) == 1
+    assert main(["--collect", "-o", str(out)]) == 1                                      # only the failed runs missing
+    assert capsys.readouterr().out.count("missing: {'x': -1.0") == 2
+    assert table_of(out / "results.csv") == table_of(tmp_path / "local" / "results.csv")
+    assert len(table_of(out / "results.csv")) == 2
+
+
+def test_a_real_local_dask_cluster_gives_the_same_results_and_keeps_the_failed_notebook(local_sweep, tmp_path):
+    report = sweep(POISONING, GRID, tmp_path / "dask", jobs=2, scheduler="local", progress=False)
+    assert [run.parameters for run in report["done"]] == [{"poison_rate": 0.01}]
+    (failed, reason), = report["failed"]
+    assert "poison rate must be a fraction in [0, 1]" in reason and failed.notebook.exists()
+    assert table_of(report["csv"]) == table_of(local_sweep[0] / "results.csv")   # two workers, as two local jobs
+
+
+def test_a_worker_killed_mid_run_loses_no_other_result_and_a_second_call_completes_the_grid(tmp_path):
+    out, grid = tmp_path / "killed", {"x": [1.0, 2.0, 3.0, 4.0], "seconds": [4.0]}
+    killed = []
+
+    def kill_a_worker_once_a_notebook_runs():
+        deadline = time.monotonic() + 120
+        while not killed and time.monotonic() < deadline:
+            for child in psutil.Process().children(recursive=True):
+                try:
+                    if "papermill" in " ".join(child.cmdline()):
+                        worker = child.parent()            # the Dask worker process that runs this task
+                        time.sleep(2)
+                        worker.send_signal(signal.SIGKILL)
+                        killed.append(worker.pid)
+                        return
+                except psutil.NoSuchProcess:
+                    continue
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill_a_worker_once_a_notebook_runs)
+    killer.start()
+    first = sweep(PROBE, grid, out, jobs=2, scheduler="local", progress=False)
+    killer.join()
+    assert killed
+    assert len(first["done"]) + len(first["failed"]) == 4                 # every run is accounted for
+    assert len(first["done"]) >= 2                                        # the other worker's runs are kept
+    second = sweep(PROBE, grid, out, jobs=2, scheduler="local", progress=False)
+    assert not second["failed"] and len(second["skipped"]) == len(first["done"])
+    assert len(table_of(second["csv"])) == 4
+
+
+def test_results_aggregate_over_seeds_with_mean_spread_and_count(tmp_path):
+    grid = {"poison_rate": [0.01, 0.02], "seed": [0, 1, 2]}
+    out = tmp_path / "seeds"
+    out.mkdir()
+    (out / "sweep.json").write_text(json.dumps({"notebook": "n.ipynb", "grid": grid}))
+    asr = {(0.01, 0): 0.9, (0.01, 1): 0.95, (0.01, 2): 1.0, (0.02, 0): 0.5, (0.02, 1): 0.7}   # (0.02, 2) never finished
+    for run in plan(grid, out):
+        key = (run.parameters["poison_rate"], run.parameters["seed"])
+        if key in asr:
+            run.folder.mkdir(parents=True)
+            run.results.write_text(json.dumps({"attack_success_rate": asr[key], "poisoned_samples": 600, "note": "x"}))
+    report = collect(out, over="seed")
+    rows = {row["poison_rate"]: row for row in table_of(report["aggregate_csv"])}
+    assert float(rows["0.01"]["attack_success_rate_mean"]) == pytest.approx(0.95)
+    assert float(rows["0.01"]["attack_success_rate_std"]) == pytest.approx(0.05)
+    assert (rows["0.01"]["attack_success_rate_min"], rows["0.01"]["attack_success_rate_max"]) == ("0.9", "1.0")
+    assert rows["0.02"]["attack_success_rate_count"] == "2" and float(rows["0.02"]["attack_success_rate_mean"]) == 0.6
+    assert "note_mean" not in rows["0.01"] and "seed" not in rows["0.01"]
+    assert [run.parameters for run in report["missing"]] == [{"poison_rate": 0.02, "seed": 2}]
+    assert report["aggregate_plot"].stat().st_size > 10_000
+    with pytest.raises(SweepError, match="cannot aggregate over 'rate'"):
+        sweep(PROBE, {"seed": [0]}, tmp_path / "x", over="rate")
+
+
+class FakePapermill:
+    """Stands in for papermill's process: each call does what the next outcome says."""
+
+    def __init__(self, outcomes):
+        self.outcomes, self.calls = list(outcomes), 0
+
+    def __call__(self, command, **options):
+        self.calls += 1
+        outcome, notebook = self.outcomes.pop(0), Path(command[4])
+        results = Path(json.loads(command[-1])["results_path"])
+        if outcome == "kernel did not start":
+            return subprocess.CompletedProcess(command, 1, "", "zmq.error.ZMQError: Address already in use")
+        cell = {"cell_type": "code", "execution_count": 1, "outputs": []}
+        if outcome == "notebook error":
+            cell["outputs"] = [{"output_type": "error", "ename": "ValueError", "evalue": "bad rate"}]
+        notebook.write_text(json.dumps({"cells": [cell]}))
+        if outcome == "ok":
+            results.write_text("{}")
+        return subprocess.CompletedProcess(command, 0 if outcome == "ok" else 1, "", "")
+
+
+@pytest.mark.parametrize("outcomes, calls, error", [
+    (["kernel did not start", "ok"], 2, None),
+    (["kernel did not start"] * 3, 3, "the kernel did not start (3 tries): zmq.error.ZMQError: Address already in use"),
+    (["notebook error", "ok"], 1, "ValueError: bad rate"),
+])
+def test_only_a_run_whose_kernel_never_started_is_retried(tmp_path, monkeypatch, outcomes, calls, error):
+    fake = FakePapermill(outcomes)
+    monkeypatch.setattr(execute_module.subprocess, "run", fake)
+    monkeypatch.setattr(execute_module.time, "sleep", lambda seconds: None)
+    run, = plan({"seed": [0]}, tmp_path)
+    assert run_notebook(PROBE, run) == error
+    assert fake.calls == calls
