@@ -27,11 +27,12 @@ run: $(STAMP)  ## execute every notebook headless with papermill into runs/
 	done
 	@echo "Executed notebooks and their results (JSON) are in $(RUNS)/"
 
-bench: $(STAMP)  ## speed against the classic PyTorch MNIST recipe; training on a shared machine; sign data and retrain budgets; time and memory per notebook; claims and the defense matrix over seeds
+bench: $(STAMP)  ## speed against the classic PyTorch MNIST recipe; training on a shared machine; sign data and retrain budgets; time and memory per notebook; a sweep on Dask against a local one; claims and the defense matrix over seeds
 	$(PYTHON) benchmarks/clean_training.py
 	$(PYTHON) benchmarks/contention.py
 	$(PYTHON) benchmarks/street_signs.py
 	$(PYTHON) benchmarks/notebook_resources.py
+	$(PYTHON) benchmarks/sweep_cluster.py
 	$(PYTHON) benchmarks/seeds.py
 	$(PYTHON) benchmarks/attack_matrix.py
 

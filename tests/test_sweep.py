@@ -188,6 +188,7 @@ class FakePapermill:
 
     def __call__(self, command, **options):
         self.calls += 1
+        self.env = options["env"]
         outcome, notebook = self.outcomes.pop(0), Path(command[4])
         results = Path(json.loads(command[-1])["results_path"])
         if outcome == "kernel did not start":
@@ -213,3 +214,16 @@ def test_only_a_run_whose_kernel_never_started_is_retried(tmp_path, monkeypatch,
     run, = plan({"seed": [0]}, tmp_path)
     assert run_notebook(PROBE, run) == error
     assert fake.calls == calls
+
+
+def test_a_notebook_on_a_dask_worker_runs_without_the_nannys_memory_and_thread_settings(tmp_path, monkeypatch):
+    from utils.sweep.cluster import run_on_worker
+
+    fake = FakePapermill(["ok"])
+    monkeypatch.setattr(execute_module.subprocess, "run", fake)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")      # what Dask's nanny sets in its worker processes
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    run, = plan({"seed": [0]}, tmp_path)
+    assert run_on_worker(PROBE, run, {"BACKDOOR_LAB_THREADS": "1"}) is None
+    assert "MALLOC_TRIM_THRESHOLD_" not in fake.env and "OMP_NUM_THREADS" not in fake.env
+    assert fake.env["BACKDOOR_LAB_THREADS"] == "1" and fake.env["PATH"] == os.environ["PATH"]

@@ -9,11 +9,26 @@ is reported as failed, and running the sweep again runs what is missing.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Callable
 
 from .execute import run_notebook
 from .grid import Run, SweepError
+
+
+def run_on_worker(notebook: Path, run: Run, extra_env: dict) -> str | None:
+    """run_notebook on a Dask worker, without the settings Dask's nanny gives its own worker process.
+
+    The nanny sets MALLOC_TRIM_THRESHOLD_ (which made a PyTorch kernel a third slower,
+    from returning memory to the system at every step) and one thread for OpenMP and
+    BLAS; the kernel chooses its own threads, as it does outside Dask.
+    """
+    import dask
+
+    importlib.import_module("distributed")   # registers distributed's defaults, the nanny's settings among them
+    nanny_settings = tuple(dask.config.get("distributed.nanny.pre-spawn-environ", default={}))
+    return run_notebook(notebook, run, extra_env, dropped_env=nanny_settings)
 
 
 def run_on_dask(notebook: Path, runs: list[Run], scheduler: str, workers: int, extra_env: dict,
@@ -30,7 +45,7 @@ def run_on_dask(notebook: Path, runs: list[Run], scheduler: str, workers: int, e
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) if scheduler == "local" else None
     try:
         with Client(cluster or scheduler, timeout="30s") as client:
-            futures = {client.submit(run_notebook, notebook, run, extra_env, pure=False): run for run in runs}
+            futures = {client.submit(run_on_worker, notebook, run, extra_env, pure=False): run for run in runs}
             for future in as_completed(futures):
                 try:
                     error = future.result()

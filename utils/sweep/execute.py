@@ -14,16 +14,17 @@ from .grid import Run
 START_RETRIES = 2   # more tries for a run whose kernel failed to start (for example "Address already in use")
 
 
-def run_notebook(notebook: Path, run: Run, extra_env: dict | None = None, start_retries: int = START_RETRIES) -> str | None:
-    """Run one notebook with papermill, in this machine's environment plus `extra_env`;
-    None if it succeeded, else what went wrong.
+def run_notebook(notebook: Path, run: Run, extra_env: dict | None = None, start_retries: int = START_RETRIES,
+                 dropped_env: tuple[str, ...] = ()) -> str | None:
+    """Run one notebook with papermill, in this machine's environment less `dropped_env`, plus
+    `extra_env`; None if it succeeded, else what went wrong.
 
     Kernels started at the same moment on one host can fail to start (a port taken
     twice). A run that failed before its first cell ran is tried again, up to
     `start_retries` more times; a run whose notebook raised an error is not.
     """
     run.folder.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **(extra_env or {})}
+    env = {**{k: v for k, v in os.environ.items() if k not in dropped_env}, **(extra_env or {})}
     parameters = {**run.parameters, "results_path": str(run.results.resolve())}
     for attempt in range(start_retries + 1):
         done = subprocess.run([sys.executable, "-m", "papermill", str(notebook), str(run.notebook), "--cwd",
