@@ -118,7 +118,9 @@ def test_shards_then_collect_give_the_same_table_as_one_local_run(tmp_path, caps
 
 
 def test_a_real_local_dask_cluster_gives_the_same_results_and_keeps_the_failed_notebook(local_sweep, tmp_path):
+    environment = dict(os.environ)
     report = sweep(POISONING, GRID, tmp_path / "dask", jobs=2, scheduler="local", progress=False)
+    assert dict(os.environ) == environment          # the cluster's nanny settings do not leak into later kernels
     assert [run.parameters for run in report["done"]] == [{"poison_rate": 0.01}]
     (failed, reason), = report["failed"]
     assert "poison rate must be a fraction in [0, 1]" in reason and failed.notebook.exists()

@@ -10,6 +10,7 @@ is reported as failed, and running the sweep again runs what is missing.
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -42,6 +43,7 @@ def run_on_dask(notebook: Path, runs: list[Run], scheduler: str, workers: int, e
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
         raise SweepError("--scheduler needs Dask's distributed package: pip install -e '.[cluster]'") from None
+    environment = dict(os.environ)   # a LocalCluster writes its nanny's settings into this process's environment
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) if scheduler == "local" else None
     try:
         with Client(cluster or scheduler, timeout="30s") as client:
@@ -57,3 +59,5 @@ def run_on_dask(notebook: Path, runs: list[Run], scheduler: str, workers: int, e
     finally:
         if cluster is not None:
             cluster.close()
+        os.environ.clear()   # kernels started later by this process must not inherit them (MALLOC_TRIM_THRESHOLD_)
+        os.environ.update(environment)
