@@ -22,14 +22,19 @@ BINDER_TEST = "test_the_binder_build_steps_succeed_in_a_fresh_environment_and_a_
 
 def pytest_collection_modifyitems(items):
     """Order the session: unit tests first, while Binder's build runs in the background; then
-    the browser and the notebooks; the claims after nbval has produced their figures; Binder's
-    build checked last."""
+    the notebooks, which train and store the course's models; the claims, from the figures
+    nbval has just produced; the browser and the sweeps, which reuse the stored models;
+    Binder's build checked last."""
+    late = {"test_browser.py", "test_sweep.py"}
+
     def rank(item):
         if item.name == BINDER_TEST:
             return 4
-        if item.path.name == "test_claims.py":
+        if item.path.name in late:
             return 3
-        return 2 if item.path.suffix == ".ipynb" else 1 if item.path.name == "test_browser.py" else 0
+        if item.path.name == "test_claims.py":
+            return 2
+        return 1 if item.path.suffix == ".ipynb" else 0
 
     items.sort(key=rank)
 
@@ -59,7 +64,7 @@ def mnist_test():
 @pytest.fixture
 def empty_model_cache(tmp_path, monkeypatch):
     """A fresh, empty folder for trained models, so a test never reuses the lab's."""
-    from utils import experiments
+    from utils import cache
 
-    monkeypatch.setattr(experiments, "CACHE_DIR", tmp_path / "models")
+    monkeypatch.setattr(cache, "CACHE_DIR", tmp_path / "models")
     return tmp_path / "models"

@@ -1,4 +1,5 @@
-"""The cache survives faults: truncated or garbage files, two writers, an interrupted save."""
+"""The cache survives faults (truncated or garbage files, two writers, an interrupted save) and
+stores costly results under a fingerprint of everything they depend on."""
 
 import subprocess
 import sys
@@ -7,7 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from utils import experiments
+from dataclasses import dataclass
+
+from utils import experiments, triggers
+from utils.cache import fingerprint, stored
 from utils.data import ImageSet
 from utils.experiments import AttackConfig, cached_path, train_model
 from utils.training import TrainingConfig
@@ -77,3 +81,57 @@ def test_two_processes_training_the_same_model_both_finish_with_a_whole_file(tmp
     files = cache_files(tmp_path)
     assert len(files) == 1 and files[0].endswith(".pt")
     assert "state" in torch.load(tmp_path / files[0], weights_only=True)
+
+
+@dataclass(frozen=True)
+class Budget:
+    steps: int = 10
+
+
+def test_a_fingerprint_changes_with_any_part_and_only_then():
+    images, model = torch.zeros(4, 1, 3, 3, dtype=torch.uint8), torch.nn.Linear(2, 1)
+    same = fingerprint(images, model, Budget(), triggers, [1, 2], {"a": 1})
+    assert same == fingerprint(images.clone(), model, Budget(), triggers, [1, 2], {"a": 1})
+    changed_pixel = images.clone()
+    changed_pixel[3, 0, 2, 2] = 1
+    trained = torch.nn.Linear(2, 1)
+    trained.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        trained.bias += 1e-6
+    others = [fingerprint(changed_pixel, model, Budget(), triggers, [1, 2], {"a": 1}),
+              fingerprint(images, trained, Budget(), triggers, [1, 2], {"a": 1}),
+              fingerprint(images, model, Budget(11), triggers, [1, 2], {"a": 1}),
+              fingerprint(images, model, Budget(), experiments, [1, 2], {"a": 1}),
+              fingerprint(images, model, Budget(), triggers, (1, 2), {"a": 1}),
+              fingerprint(images, model, Budget(), triggers, [1, 2], {"a": 1.0}),
+              fingerprint(images.float(), model, Budget(), triggers, [1, 2], {"a": 1})]
+    assert len({same, *others}) == 1 + len(others)
+
+
+def test_a_stored_function_computes_once_per_distinct_call(empty_model_cache):
+    calls = []
+
+    @stored(triggers, restore=lambda record: record["total"], record=lambda total: {"total": total})
+    def total(images: torch.Tensor, scale: int = 1, progress: bool = False):
+        calls.append(scale)
+        return images.sum() * scale
+
+    images = torch.arange(6.0)
+    assert total(images) == total(images, progress=True) == total(images.clone()) == 15
+    assert calls == [1]                                   # the same call, progress aside: read from the store
+    assert total(images, scale=2) == 30 and total(images + 1) == 21
+    assert total(images, store=False) == 15
+    assert calls == [1, 2, 1, 1]
+    assert len(list(empty_model_cache.glob("total-*.pt"))) == 3
+
+
+def test_an_unreadable_stored_result_is_computed_again(empty_model_cache, capsys):
+    @stored()
+    def halves(values: torch.Tensor):
+        return {"half": values / 2}
+
+    halves(torch.ones(3))
+    [path] = empty_model_cache.glob("halves-*.pt")
+    path.write_bytes(b"garbage")
+    assert torch.equal(halves(torch.ones(3))["half"], torch.full((3,), 0.5))
+    assert "could not be read" in capsys.readouterr().err

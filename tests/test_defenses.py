@@ -136,12 +136,23 @@ def band_images(count):
 def test_neural_cleanse_recovers_a_planted_one_pixel_trigger():
     model = PixelBackdoor()
     before = [p.clone() for p in model.parameters()]
-    found = reverse_engineer_triggers(model, band_images(200), num_classes=5, steps=300, batch_size=32, progress=False)
+    found = reverse_engineer_triggers(model, band_images(200), num_classes=5, steps=300, batch_size=32, progress=False,
+                                      store=False)
     assert found.flagged() == [3]
     assert divmod(found.masks[3].argmax().item(), 12) == (5, 7)
     assert found.norms[3] < 2 < 10 < found.norms[[0, 1, 2, 4]].min()
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
     assert all(p.requires_grad for p in model.parameters())
+
+
+def test_a_neural_cleanse_search_is_stored_and_the_same_search_returns_it(empty_model_cache):
+    model, images = PixelBackdoor(), band_images(64)
+    first = reverse_engineer_triggers(model, images, num_classes=5, steps=20, batch_size=16, progress=False)
+    assert len(list(empty_model_cache.glob("reverse_engineer_triggers-*.pt"))) == 1
+    again = reverse_engineer_triggers(model, images, num_classes=5, steps=20, batch_size=16, progress=True)
+    assert type(again) is type(first) and all(torch.equal(a, b) for a, b in zip(first, again))
+    reverse_engineer_triggers(model, images, num_classes=5, steps=21, batch_size=16, progress=False)
+    assert len(list(empty_model_cache.glob("reverse_engineer_triggers-*.pt"))) == 2
 
 
 def test_the_cost_follows_the_reference_schedule():

@@ -17,6 +17,14 @@ def test_a_trained_model_is_stored_and_reused(mnist_train, mnist_test, empty_mod
     assert torch.equal(again.poisoned_indices, first.poisoned_indices)
 
 
+def test_training_anew_never_replaces_the_stored_model(mnist_train, empty_model_cache):
+    config = AttackConfig(poison_rate=0.0, training=TrainingConfig(epochs=1, batch_size=512, seed=4))
+    train_model(config, mnist_train, reuse=False, progress=False)       # nothing stored yet: this one is
+    stored = cached_path(config).read_bytes()
+    train_model(config, mnist_train, reuse=False, progress=False)
+    assert cached_path(config).read_bytes() == stored
+
+
 def test_different_configurations_are_stored_apart_but_clean_ones_ignore_the_trigger():
     base = AttackConfig()
     assert cached_path(base) != cached_path(AttackConfig(poison_rate=0.05))

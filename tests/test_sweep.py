@@ -63,17 +63,10 @@ def table_of(path):
         return list(csv.DictReader(handle))
 
 
-@pytest.fixture(scope="module")
-def local_sweep(tmp_path_factory):
-    """The small grid, run once on this machine (two runs at a time)."""
-    out, working_directory = tmp_path_factory.mktemp("local") / "sweep", os.getcwd()
+def test_a_small_real_sweep_keeps_the_good_runs_and_reports_the_failed_one(tmp_path):
+    out, working_directory = tmp_path / "sweep", os.getcwd()
     report = sweep(POISONING, GRID, out, jobs=2, progress=False)
     assert os.getcwd() == working_directory   # parallel runs never move the test process
-    return out, report
-
-
-def test_a_small_real_sweep_keeps_the_good_runs_and_reports_the_failed_one(local_sweep):
-    out, report = local_sweep
     assert [run.parameters for run in report["done"]] == [{"poison_rate": 0.01}]
     (failed, reason), = report["failed"]
     assert failed.parameters == {"poison_rate": 1.5} and "poison rate must be a fraction in [0, 1]" in reason
@@ -117,14 +110,18 @@ def test_shards_then_collect_give_the_same_table_as_one_local_run(tmp_path, caps
     assert len(table_of(out / "results.csv")) == 2
 
 
-def test_a_real_local_dask_cluster_gives_the_same_results_and_keeps_the_failed_notebook(local_sweep, tmp_path):
+def test_a_real_local_dask_cluster_gives_the_same_results_and_keeps_the_failed_notebook(tmp_path):
+    grid = {"x": [1.0, -1.0], "seed": [0, 1]}    # x = -1 fails, on purpose
+    local = sweep(PROBE, grid, tmp_path / "local", jobs=2, progress=False)
     environment = dict(os.environ)
-    report = sweep(POISONING, GRID, tmp_path / "dask", jobs=2, scheduler="local", progress=False)
+    report = sweep(PROBE, grid, tmp_path / "dask", jobs=2, scheduler="local", progress=False)
     assert dict(os.environ) == environment          # the cluster's nanny settings do not leak into later kernels
-    assert [run.parameters for run in report["done"]] == [{"poison_rate": 0.01}]
-    (failed, reason), = report["failed"]
-    assert "poison rate must be a fraction in [0, 1]" in reason and failed.notebook.exists()
-    assert table_of(report["csv"]) == table_of(local_sweep[0] / "results.csv")   # two workers, as two local jobs
+    assert sorted(run.parameters["seed"] for run in report["done"]) == [0, 1]
+    assert all(run.parameters["x"] == 1.0 for run in report["done"])
+    assert len(report["failed"]) == 2
+    for failed, reason in report["failed"]:
+        assert "x must be >= 0, got -1.0" in reason and failed.notebook.exists()
+    assert table_of(report["csv"]) == table_of(local["csv"])   # two workers, as two local jobs
 
 
 def test_a_worker_killed_mid_run_loses_no_other_result_and_a_second_call_completes_the_grid(tmp_path):

@@ -1,4 +1,4 @@
-"""Files the lab stores to reuse (trained models, generated data): written whole, read safely.
+"""Files the lab stores to reuse (trained models, generated data, defense results): written whole, read safely.
 
 A kernel killed while saving, a copied folder, a file from elsewhere: none of these may
 stop a notebook with an internal error or run code hidden in a pickle.
@@ -6,12 +6,21 @@ stop a notebook with an internal error or run code hidden in a pickle.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
+import inspect
 import os
 import sys
 import threading
+import types
 from pathlib import Path
+from typing import Callable
 
 import torch
+
+# Where trained models and stored results live; BACKDOOR_LAB_CACHE moves it (a shared folder on a hub or a cluster).
+CACHE_DIR = Path(os.environ.get("BACKDOOR_LAB_CACHE", Path(__file__).resolve().parent.parent / ".cache" / "models"))
 
 
 def save_atomically(record: dict, path: Path) -> None:
@@ -44,3 +53,68 @@ def load_record(path: Path, check=lambda record: None) -> dict | None:
         print(f"cache: {path} could not be read ({type(error).__name__}); moved it to {aside.name} "
               "and computing it again", file=sys.stderr)
         return None
+
+
+def fingerprint(*parts) -> str:
+    """A short hash of `parts` with torch's version: tensors and models by content, modules by
+    source, dataclasses by their fields, containers item by item, anything else by repr."""
+    digest = hashlib.sha256(torch.__version__.encode())
+
+    def feed(part) -> None:
+        if isinstance(part, torch.Tensor):
+            flat = part.detach().cpu().contiguous().reshape(-1)
+            digest.update(f"tensor{tuple(part.shape)}{part.dtype}:".encode())
+            digest.update(flat.view(torch.uint8).numpy().tobytes())
+        elif isinstance(part, torch.nn.Module):
+            feed((type(part).__qualname__, part.state_dict()))
+        elif isinstance(part, types.ModuleType):
+            digest.update(inspect.getsource(part).encode())
+        elif dataclasses.is_dataclass(part) and not isinstance(part, type):
+            feed((type(part).__qualname__, {f.name: getattr(part, f.name) for f in dataclasses.fields(part)}))
+        elif isinstance(part, dict):
+            digest.update(f"dict{len(part)}:".encode())
+            for key in sorted(part, key=repr):
+                feed(key)
+                feed(part[key])
+        elif isinstance(part, (list, tuple)):
+            digest.update(f"{type(part).__name__}{len(part)}:".encode())
+            for item in part:
+                feed(item)
+        else:
+            digest.update(f"{type(part).__name__}:{part!r};".encode())
+
+    feed(parts)
+    return digest.hexdigest()[:20]
+
+
+def stored(*code: types.ModuleType, restore: Callable[[dict], object] = dict, record: Callable[[object], dict] = dict):
+    """Decorator: store what a costly function returns, and return it again for the same call.
+
+    The same call means the same arguments (tensors and models by content, `progress`
+    aside) and the same source of the function's module and of the `code` modules it
+    relies on. The result is kept in CACHE_DIR as `record(result)`, a dict of tensors
+    and plain data, and rebuilt with `restore(dict)`. Pass `store=False` to compute
+    without reading or writing the store.
+    """
+    def decorate(function):
+        signature = inspect.signature(function)
+
+        @functools.wraps(function)
+        def wrapper(*args, store: bool = True, **kwargs):
+            if not store:
+                return function(*args, **kwargs)
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            arguments = {name: value for name, value in bound.arguments.items() if name != "progress"}
+            key = fingerprint(function.__qualname__, sys.modules[function.__module__], *code, arguments)
+            path = CACHE_DIR / f"{function.__name__}-{key}.pt"
+            saved = load_record(path)
+            if saved is not None:
+                return restore(saved)
+            result = function(*args, **kwargs)
+            save_atomically(record(result), path)
+            return result
+
+        return wrapper
+
+    return decorate

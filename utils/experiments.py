@@ -13,6 +13,7 @@ from typing import Callable, NamedTuple
 import torch
 
 from . import models, training, triggers
+from . import cache
 from .cache import load_record, save_atomically
 from .data import ImageSet
 from .metrics import accuracy, article_metric, attack_success_rate
@@ -21,7 +22,6 @@ from .runtime import pick_device
 from .training import History, TrainingConfig, fit, predict
 from .triggers import PoisonedSet, Trigger, apply_trigger, poison
 
-CACHE_DIR = Path(os.environ.get("BACKDOOR_LAB_CACHE", Path(__file__).resolve().parent.parent / ".cache" / "models"))
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,10 @@ def train_model(config: AttackConfig, train: ImageSet, test: ImageSet | None = N
     """Poison `train` as `config` says and train a SmallCNN on it.
 
     With reuse=True, a model trained before with the same configuration (and the same
-    code and torch version) is loaded from .cache/models instead of trained again;
-    every newly trained model is stored there.
+    code and torch version) is loaded from .cache/models instead of trained again, and a
+    newly trained model is stored there. reuse=False trains anew (to show the training)
+    but never replaces a stored model: the one later notebooks read stays the same,
+    whatever thread count a rerun on a busy machine computes with.
     """
     return train_cached(cached_path(config), lambda seed: SmallCNN(seed=seed), lambda: poison_for(config, train),
                         config.training, test, reuse=reuse, progress=progress, device=device)
@@ -63,7 +65,7 @@ def train_model(config: AttackConfig, train: ImageSet, test: ImageSet | None = N
 def train_cached(path: Path, build: Callable[[int | None], torch.nn.Module], poisoned: Callable[[], PoisonedSet],
                  training: TrainingConfig, test: ImageSet | None = None, *, reuse: bool = True, progress: bool = True,
                  device: str | None = None) -> TrainedModel:
-    """Load the model stored at `path`, or build(seed) one, train it on poisoned() and store it there."""
+    """Load the model stored at `path`, or build(seed) one, train it on poisoned() and store it there if none is."""
     if reuse:
         model = build(None)
         saved = load_record(path, check=lambda record: model.load_state_dict(record["state"]))
@@ -73,8 +75,9 @@ def train_cached(path: Path, build: Callable[[int | None], torch.nn.Module], poi
     data = poisoned()
     model = build(training.seed)
     history = fit(model, data, training, test=test, device=device, progress=progress)
-    state = {k: v.cpu() for k, v in model.state_dict().items()}
-    save_atomically({"state": state, "history": history.as_dict(), "poisoned_indices": data.indices}, path)
+    if reuse or not path.exists():
+        state = {k: v.cpu() for k, v in model.state_dict().items()}
+        save_atomically({"state": state, "history": history.as_dict(), "poisoned_indices": data.indices}, path)
     return TrainedModel(model, history, data.indices)
 
 
@@ -117,7 +120,7 @@ def attack_results(trained: TrainedModel, config: AttackConfig, test: ImageSet) 
 
 def cached_path(config: AttackConfig) -> Path:
     """Where the trained model of `config` is (or will be) stored."""
-    return CACHE_DIR / f"{cache_key(config)}.pt"
+    return cache.CACHE_DIR / f"{cache_key(config)}.pt"
 
 
 def cache_key(config: AttackConfig) -> str:

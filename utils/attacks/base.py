@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .. import experiments, models, training, triggers
+from .. import cache, models, training, triggers
 from ..cache import load_record, save_atomically
 from ..data import ImageSet
 from ..experiments import AttackConfig, TrainedModel, model_key, train_cached, train_model
@@ -81,7 +81,7 @@ def pick_from_class(labels: torch.Tensor, label: int, share: float, seed: int) -
 
 def stored_path(attack: Attack, training_config: TrainingConfig, suffix: str = ".pt") -> Path:
     """Where the model of `attack` and `training_config` (or, with suffix ".poison.pt", its poisoned set) is stored."""
-    return experiments.CACHE_DIR / f"{attack.cache_key(training_config)}{suffix}"
+    return cache.CACHE_DIR / f"{attack.cache_key(training_config)}{suffix}"
 
 
 def poisoned_training_set(attack: Attack, train: ImageSet, training_config: TrainingConfig = TrainingConfig()) -> PoisonedSet:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..attacks import Attack, evaluate_attack, poisoned_training_set, train_attack
+from .. import metrics, models, training, triggers
+from ..attacks import Attack, badnets, base, blended, evaluate_attack, label_consistent, poisoned_training_set, sig, train_attack
+from ..cache import stored
 from ..data import ImageSet
 from ..metrics import detection_scores
 from ..training import TrainingConfig
+from . import activations, fine_pruning, neural_cleanse, reserve, spectre, strip
 from .activations import activation_clustering, penultimate_activations, spectral_signatures
 from .fine_pruning import fine_prune
 from .neural_cleanse import reverse_engineer_triggers
@@ -58,33 +61,39 @@ def verdict(defense: str, value: float) -> str:
     return "caught" if value >= 0.9 else "partly" if value >= 0.5 else "missed"
 
 
+@stored(base, badnets, blended, label_consistent, sig, metrics, models, training, triggers,
+        activations, fine_pruning, neural_cleanse, reserve, spectre, strip)
 def defense_column(attack: Attack, train: ImageSet, test: ImageSet, training_config: TrainingConfig = TrainingConfig(),
                    settings: DefenseSettings = DefenseSettings(), progress: bool = False) -> dict:
-    """The attack's clean accuracy, ASR and robust accuracy, and every defense's figure against it."""
+    """The attack's clean accuracy, ASR and robust accuracy, and every defense's figure against it.
+
+    Stored like a trained model: asked again for the same attack, data and settings, it
+    returns at once (`store=False` runs every defense anew).
+    """
     seed = training_config.seed
     poisoned = poisoned_training_set(attack, train, training_config)
     model = train_attack(attack, train, training_config, progress=progress).model
-    reserve = clean_reserve(train, poisoned.indices, settings.reserve_size, seed=seed)
-    activations = penultimate_activations(model, poisoned.images)
+    trusted = clean_reserve(train, poisoned.indices, settings.reserve_size, seed=seed)
+    features = penultimate_activations(model, poisoned.images)
 
     def found(flagged) -> float:
         return detection_scores(flagged, poisoned.indices)["recall"]
 
-    whitened = whitened_spectral_signatures(activations, poisoned.labels, penultimate_activations(model, reserve.images),
-                                            reserve.labels, settings.poison_bound)
-    strip = held_out_rates(model, test, reserve.images, attack.stamp, attack.target_label, settings.strip_inputs,
-                           settings.strip_blends, seed=seed)
-    cleansed = reverse_engineer_triggers(model, reserve.images[:settings.cleanse_images], steps=settings.cleanse_steps,
+    whitened = whitened_spectral_signatures(features, poisoned.labels, penultimate_activations(model, trusted.images),
+                                            trusted.labels, settings.poison_bound)
+    strip_rates = held_out_rates(model, test, trusted.images, attack.stamp, attack.target_label, settings.strip_inputs,
+                                 settings.strip_blends, seed=seed)
+    cleansed = reverse_engineer_triggers(model, trusted.images[:settings.cleanse_images], steps=settings.cleanse_steps,
                                          seed=seed, progress=progress)
-    repaired = fine_prune(model, reserve, settings.prune_fraction)
+    repaired = fine_prune(model, trusted, settings.prune_fraction)
     return {
         **evaluate_attack(model, test, attack),
         "poisoned_samples": len(poisoned.indices),
-        "activation_clustering": found(activation_clustering(activations, poisoned.labels, seed=seed).flagged),
-        "spectral_signatures": found(spectral_signatures(activations, poisoned.labels, settings.poison_bound).flagged),
+        "activation_clustering": found(activation_clustering(features, poisoned.labels, seed=seed).flagged),
+        "spectral_signatures": found(spectral_signatures(features, poisoned.labels, settings.poison_bound).flagged),
         "whitened_spectral": found(whitened.flagged),
-        "strip": 1 - strip["false_acceptance"],
-        "strip_false_rejection": strip["false_rejection"],
+        "strip": 1 - strip_rates["false_acceptance"],
+        "strip_false_rejection": strip_rates["false_rejection"],
         "neural_cleanse": cleansed.anomaly_index()[attack.target_label].item(),
         "neural_cleanse_flagged": cleansed.flagged(NC_THRESHOLD),
         "fine_pruning": evaluate_attack(repaired, test, attack)["attack_success_rate"],

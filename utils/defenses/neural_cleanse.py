@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .. import models, training
+from ..cache import stored
 from ..runtime import configure_threads
 from ..training import to_model_input
 
@@ -51,6 +53,7 @@ def anomaly_index(norms: torch.Tensor) -> torch.Tensor:
     return ((median - norms.double()) / max(spread, 1e-12)).float()
 
 
+@stored(models, training, record=ReversedTriggers._asdict, restore=lambda record: ReversedTriggers(**record))
 def reverse_engineer_triggers(model: torch.nn.Module, clean_images: torch.Tensor, num_classes: int = 10,
                               steps: int = 400, batch_size: int = 64, learning_rate: float = 0.1,
                               initial_cost: float = 1e-3, target_success: float = 0.99, patience: int = 5,
@@ -66,7 +69,8 @@ def reverse_engineer_triggers(model: torch.nn.Module, clean_images: torch.Tensor
     start at random, like the reference's (or, with `mask_start`, every mask pixel at that
     value). Two differences, for speed: a step is one batch of `batch_size` images per label
     (the reference averages about 1,000 images per step), and all labels run in one batch.
-    The model's weights are not changed.
+    The model's weights are not changed. The result is stored: the same search on the same
+    model and images returns it at once (`store=False` searches anew).
     """
     if mask_start is not None and not 0 < mask_start < 1:
         raise ValueError(f"mask_start must be in (0, 1) or None (random), got {mask_start!r}")

@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 
 from .. import models, training, triggers
-from ..experiments import CACHE_DIR, TrainedModel, model_key, train_cached
+from .. import cache
+from ..experiments import TrainedModel, model_key, train_cached
 from ..metrics import accuracy
 from ..models import SmallCNN
 from ..training import TrainingConfig, predict
@@ -91,7 +92,7 @@ def sign_model_path(config: SignAttackConfig) -> Path:
     if config.poison_rate == 0:
         config = config.clean()
     key = model_key(asdict(config), (models, training, triggers, classes, sticker_module, synthetic))
-    return CACHE_DIR / f"signs-{key}.pt"
+    return cache.CACHE_DIR / f"signs-{key}.pt"
 
 
 def sticker_success(model: torch.nn.Module, signs: SignSet, sticker: Sticker, target_label: int) -> float:
