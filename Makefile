@@ -3,8 +3,9 @@ VENV    := .venv
 PYTHON  := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 RUNS    := runs
+STUDENT := student
 
-.PHONY: lab test run bench seeds clean
+.PHONY: lab test classroom student demo pins run bench seeds clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -17,6 +18,20 @@ lab: $(STAMP)  ## open JupyterLab at the contents page
 
 test: $(STAMP)  ## unit tests, then every notebook executed and compared by nbval
 	$(PYTHON) -m pytest
+
+classroom: $(STAMP)  ## the classroom kit's slow checks: every notebook of the student edition run top to bottom
+	$(PYTHON) -m pytest -m classroom tests/test_student_edition.py
+
+student: $(STAMP)  ## the student edition: every notebook without its solutions and outputs, into student/
+	rm -rf $(STUDENT)
+	$(VENV)/bin/jupyter nbconvert --config docs/student_edition.py --log-level WARN --output-dir $(STUDENT) notebooks/*.ipynb
+	@echo "The student edition is in $(STUDENT)/"
+
+demo: $(STAMP)  ## the live demo: the attack and street-sign panels as a page without code (Voila), at http://localhost:8866
+	$(VENV)/bin/voila demo/backdoor_demo.ipynb --port=8866
+
+pins: $(STAMP)  ## pin binder/requirements.txt to the versions installed here (run after the tests pass)
+	$(PYTHON) binder/pin_versions.py
 
 run: $(STAMP)  ## execute every notebook headless with papermill into runs/
 	mkdir -p $(RUNS)
@@ -41,4 +56,4 @@ seeds: $(STAMP)  ## the course's key claims over seeds 0, 1, 2 (MNIST, dose-resp
 	$(PYTHON) benchmarks/attack_matrix.py
 
 clean:
-	rm -rf $(VENV) $(RUNS) .cache
+	rm -rf $(VENV) $(RUNS) $(STUDENT) .cache

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -10,11 +11,12 @@ import pytest
 from utils.data import load_mnist
 from utils.experiments import RESULTS_DIR_VARIABLE
 
-# Every notebook that nbval runs in this session writes its key figures here (the kernels
-# inherit the variable); tests/test_claims.py, collected last, checks the text against them.
+# Every notebook that nbval runs in this session writes its key figures to the folder in
+# RESULTS_DIR_VARIABLE (the kernels inherit it); tests/test_claims.py, collected last,
+# checks the text against them. A session that runs the notebooks empties runs/test-results
+# and uses it; any other session gets a fresh folder of its own, so that neither mistakes
+# another session's figures for its own.
 NOTEBOOK_RESULTS = Path(__file__).resolve().parent.parent / "runs" / "test-results"
-shutil.rmtree(NOTEBOOK_RESULTS, ignore_errors=True)
-os.environ[RESULTS_DIR_VARIABLE] = str(NOTEBOOK_RESULTS)
 
 
 BINDER_TEST = "test_the_binder_build_steps_succeed_in_a_fresh_environment_and_a_notebook_runs"
@@ -37,6 +39,11 @@ def pytest_collection_modifyitems(items):
         return 1 if item.path.suffix == ".ipynb" else 0
 
     items.sort(key=rank)
+    if any(item.path.suffix == ".ipynb" and item.path.parent.name == "notebooks" for item in items):
+        shutil.rmtree(NOTEBOOK_RESULTS, ignore_errors=True)
+        os.environ[RESULTS_DIR_VARIABLE] = str(NOTEBOOK_RESULTS)
+    else:
+        os.environ[RESULTS_DIR_VARIABLE] = tempfile.mkdtemp(prefix="backdoor-lab-results-")
 
 
 @pytest.fixture(scope="session", autouse=True)

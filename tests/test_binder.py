@@ -15,6 +15,9 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 REPO = Path(__file__).resolve().parent.parent
 BINDER = REPO / "binder"
@@ -32,12 +35,27 @@ def test_binder_pins_a_python_the_lab_supports():
     assert int(match.group(1)) >= 10   # pyproject.toml: requires-python >= 3.10
 
 
-def test_binder_installs_the_same_packages_with_cpu_only_pytorch():
-    binder = requirement_lines(BINDER / "requirements.txt")
-    options = [line for line in binder if line.startswith("-")]
+def binder_pins() -> dict[str, Version]:
+    lines = [line for line in requirement_lines(BINDER / "requirements.txt") if not line.startswith("-")]
+    pins = {}
+    for line in lines:
+        requirement = Requirement(line)
+        [specifier] = requirement.specifier
+        assert specifier.operator == "==", f"binder/requirements.txt must pin exact versions, got {line!r}"
+        pins[canonicalize_name(requirement.name)] = Version(specifier.version)
+    return pins
+
+
+def test_binder_pins_every_package_of_requirements_txt_within_its_range_with_cpu_only_pytorch():
+    options = [line for line in requirement_lines(BINDER / "requirements.txt") if line.startswith("-")]
     assert options == ["--extra-index-url https://download.pytorch.org/whl/cpu"]
-    packages = [line for line in binder if not line.startswith("-")]
-    assert sorted(packages) == sorted(requirement_lines(REPO / "requirements.txt"))
+    pins = binder_pins()
+    for line in requirement_lines(REPO / "requirements.txt"):
+        wanted = Requirement(line)
+        name = canonicalize_name(wanted.name)
+        assert name in pins, f"{name} is in requirements.txt but not pinned in binder/requirements.txt"
+        assert wanted.specifier.contains(pins[name]), f"binder pins {name}=={pins[name]}, outside {wanted.specifier}"
+    assert not [name for name in pins if name.startswith(("nvidia-", "cuda-", "triton"))]   # the CPU build needs none
 
 
 def test_post_build_is_an_executable_bash_script():
@@ -98,3 +116,10 @@ def test_the_binder_build_steps_succeed_in_a_fresh_environment_and_a_notebook_ru
     assert steps["imported"].stdout.startswith(str(steps["copy"]))   # the copy's utils package, installed by postBuild
     assert steps["run"].returncode == 0, steps["run"].stderr[-3000:]
     assert json.loads((steps["folder"] / "out.json").read_text())["clean_accuracy"] > 0.98
+
+
+def test_the_readme_links_to_the_demo_app_on_binder():
+    [link] = re.findall(r"https://mybinder\.org/v2/gh/[^)\s]*urlpath=voila/render/[^)\s]+", (REPO / "README.md").read_text())
+    path = link.split("urlpath=voila/render/")[1]
+    assert (REPO / path).is_file() and path.endswith(".ipynb")
+    assert link.startswith("https://mybinder.org/v2/gh/backdoor-lab/backdoor-lab/HEAD?")

@@ -8,12 +8,14 @@ text says; the seed-dependent ones are checked over seeds by benchmarks/seeds.py
 
 import json
 import math
+import os
 import subprocess
 import sys
+from pathlib import Path
 
-from conftest import NOTEBOOK_RESULTS
+from utils.experiments import RESULTS_DIR_VARIABLE
 
-NOTEBOOKS = NOTEBOOK_RESULTS.parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
 def run_papermill(notebook, executed, *options: str) -> None:
@@ -25,9 +27,10 @@ def run_papermill(notebook, executed, *options: str) -> None:
 
 
 def figures(name: str) -> dict:
-    path = NOTEBOOK_RESULTS / f"{name}.json"
+    folder = Path(os.environ[RESULTS_DIR_VARIABLE])
+    path = folder / f"{name}.json"
     if not path.exists():
-        executed = NOTEBOOK_RESULTS / f"{name}.ipynb"
+        executed = folder / f"{name}.ipynb"
         run_papermill(NOTEBOOKS / f"{name}.ipynb", executed, "-p", "results_path", str(path))
     return json.loads(path.read_text())
 
