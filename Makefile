@@ -1,11 +1,12 @@
 # Every target creates .venv (and installs everything) on first use.
 VENV    := .venv
+SITE_VENV := .venv-site
 PYTHON  := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 RUNS    := runs
 STUDENT := student
 
-.PHONY: lab test classroom student demo pins run bench seeds clean
+.PHONY: lab test classroom student demo site pins run bench seeds clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -19,13 +20,21 @@ lab: $(STAMP)  ## open JupyterLab at the contents page
 test: $(STAMP)  ## unit tests, then every notebook executed and compared by nbval
 	$(PYTHON) -m pytest
 
-classroom: $(STAMP)  ## the classroom kit's slow checks: every notebook of the student edition run top to bottom
-	$(PYTHON) -m pytest -m classroom tests/test_student_edition.py
+classroom: $(STAMP)  ## the classroom kit's slow checks: every student notebook run top to bottom; the website built and checked in a browser
+	$(PYTHON) -m pytest -m classroom tests/test_student_edition.py tests/test_site.py
 
 student: $(STAMP)  ## the student edition: every notebook without its solutions and outputs, into student/
 	rm -rf $(STUDENT)
 	$(VENV)/bin/jupyter nbconvert --config docs/student_edition.py --log-level WARN --output-dir $(STUDENT) notebooks/*.ipynb
 	@echo "The student edition is in $(STUDENT)/"
+
+$(SITE_VENV)/.installed: docs/site/requirements.txt
+	python3 -m venv $(SITE_VENV)
+	$(SITE_VENV)/bin/python -m pip install --quiet -r docs/site/requirements.txt
+	touch $@
+
+site: $(SITE_VENV)/.installed  ## the course website (Jupyter Book) from the notebooks as stored, into runs/site/_build/html
+	$(SITE_VENV)/bin/python docs/site/build.py
 
 demo: $(STAMP)  ## the live demo: the attack and street-sign panels as a page without code (Voila), at http://localhost:8866
 	$(VENV)/bin/voila demo/backdoor_demo.ipynb --port=8866
@@ -56,4 +65,4 @@ seeds: $(STAMP)  ## the course's key claims over seeds 0, 1, 2 (MNIST, dose-resp
 	$(PYTHON) benchmarks/attack_matrix.py
 
 clean:
-	rm -rf $(VENV) $(RUNS) $(STUDENT) .cache
+	rm -rf $(VENV) $(SITE_VENV) $(RUNS) $(STUDENT) .cache

@@ -9,21 +9,12 @@ text says; the seed-dependent ones are checked over seeds by benchmarks/seeds.py
 import json
 import math
 import os
-import subprocess
-import sys
 from pathlib import Path
 
+from notebook_runs import run_papermill
 from utils.experiments import RESULTS_DIR_VARIABLE
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-
-
-def run_papermill(notebook, executed, *options: str) -> None:
-    """Execute a notebook with papermill, its output kept in pipes (a kernel started under
-    pytest's captured output can hang at shutdown) and shown if it fails."""
-    done = subprocess.run([sys.executable, "-m", "papermill", "--cwd", str(NOTEBOOKS), "--no-progress-bar",
-                           str(notebook), str(executed), *options], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-3000:]
 
 
 def figures(name: str) -> dict:

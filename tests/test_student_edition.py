@@ -3,15 +3,13 @@ nothing that remains needs what a solution defined, and every student notebook r
 
 import ast
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
-from utils.experiments import RESULTS_DIR_VARIABLE
+from notebook_runs import run_papermill
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -81,8 +79,4 @@ def test_no_cell_left_in_the_student_edition_needs_what_a_solution_defined(noteb
 @pytest.mark.classroom
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
 def test_every_student_notebook_runs_top_to_bottom(edition, notebook, tmp_path):
-    executed = tmp_path / notebook.name
-    environment = {k: v for k, v in os.environ.items() if k != RESULTS_DIR_VARIABLE}   # leave nbval's figures alone
-    done = subprocess.run([sys.executable, "-m", "papermill", "--cwd", str(edition), "--no-progress-bar",
-                           str(edition / notebook.name), str(executed)], capture_output=True, text=True, env=environment)
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_papermill(edition / notebook.name, tmp_path / notebook.name, keep_results_dir=False)
