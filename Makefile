@@ -8,9 +8,12 @@ STUDENT := student
 
 .PHONY: lab test classroom student demo site pins run bench seeds clean
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+# Installed at the versions binder/requirements.txt pins (those the tests passed with), so
+# that the tests here and a Binder build run the same packages.
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml binder/requirements.txt
 	python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
+	grep -v '^-' binder/requirements.txt > $(VENV)/tested-versions.txt
+	$(PYTHON) -m pip install --quiet -r requirements-dev.txt -c $(VENV)/tested-versions.txt
 	$(PYTHON) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
@@ -39,7 +42,7 @@ site: $(SITE_VENV)/.installed  ## the course website (Jupyter Book) from the not
 demo: $(STAMP)  ## the live demo: the attack and street-sign panels as a page without code (Voila), at http://localhost:8866
 	$(VENV)/bin/voila demo/backdoor_demo.ipynb --port=8866
 
-pins: $(STAMP)  ## pin binder/requirements.txt to the versions installed here (run after the tests pass)
+pins: $(STAMP)  ## pin binder/requirements.txt to the versions in .venv (after upgrading them there and passing the tests)
 	$(PYTHON) binder/pin_versions.py
 
 run: $(STAMP)  ## execute every notebook headless with papermill into runs/
