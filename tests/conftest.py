@@ -22,22 +22,27 @@ NOTEBOOK_RESULTS = Path(__file__).resolve().parent.parent / "runs" / "test-resul
 BINDER_TEST = "test_the_binder_build_steps_succeed_in_a_fresh_environment_and_a_notebook_runs"
 
 
+REUSERS = {"test_browser.py", "test_sweep.py"}             # tests that reuse the models the notebooks store
+REUSING_FIXTURES = {"lab_backdoor", "sign_models"}          # fixtures that load (or train) the notebooks' models
+
+
+def rank(item) -> int:
+    """Where a test runs: 0 unit tests, 1 the notebooks, 2 the claims, 3 tests reusing the notebooks' models, 4 Binder."""
+    if item.name == BINDER_TEST:
+        return 4
+    if item.path.name in REUSERS or REUSING_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return 3
+    if item.path.name == "test_claims.py":
+        return 2
+    return 1 if item.path.suffix == ".ipynb" else 0
+
+
 def pytest_collection_modifyitems(items):
-    """Order the session: unit tests first, while Binder's build runs in the background; then
-    the notebooks, which train and store the course's models; the claims, from the figures
-    nbval has just produced; the browser and the sweeps, which reuse the stored models;
-    Binder's build checked last."""
-    late = {"test_browser.py", "test_sweep.py"}
-
-    def rank(item):
-        if item.name == BINDER_TEST:
-            return 4
-        if item.path.name in late:
-            return 3
-        if item.path.name == "test_claims.py":
-            return 2
-        return 1 if item.path.suffix == ".ipynb" else 0
-
+    """Order the session: unit tests first; then the notebooks, which train and store the
+    course's models with nothing else running (a busy machine computes with fewer threads,
+    which changes a model's last digits); the claims, from the figures nbval has just
+    produced; then the tests that reuse the stored models, while Binder's build runs in
+    the background; Binder's build checked last."""
     items.sort(key=rank)
     if any(item.path.suffix == ".ipynb" and item.path.parent.name == "notebooks" for item in items):
         shutil.rmtree(NOTEBOOK_RESULTS, ignore_errors=True)
@@ -46,16 +51,34 @@ def pytest_collection_modifyitems(items):
         os.environ[RESULTS_DIR_VARIABLE] = tempfile.mkdtemp(prefix="backdoor-lab-results-")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def binder_build(request, tmp_path_factory):
-    """Binder's build in a fresh environment, started as the session begins and checked by test_binder.py."""
-    if not any(item.name == BINDER_TEST for item in request.session.items):
-        yield None
-        return
-    from test_binder import build_in_fresh_environment
+_binder = {"pool": ThreadPoolExecutor(max_workers=1), "build": None, "folder": None}
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        yield pool.submit(build_in_fresh_environment, tmp_path_factory.mktemp("binder"))
+
+def start_binder_build():
+    """Binder's build in a fresh environment, in the background (it mostly waits on pip); started once."""
+    if _binder["build"] is None:
+        from test_binder import build_in_fresh_environment
+
+        _binder["folder"] = tempfile.TemporaryDirectory(prefix="backdoor-lab-binder-")
+        _binder["build"] = _binder["pool"].submit(build_in_fresh_environment, Path(_binder["folder"].name))
+    return _binder["build"]
+
+
+def pytest_runtest_setup(item):
+    if rank(item) >= 3 and any(other.name == BINDER_TEST for other in item.session.items):
+        start_binder_build()
+
+
+def pytest_sessionfinish(session):
+    _binder["pool"].shutdown(wait=True)
+    if _binder["folder"] is not None:
+        _binder["folder"].cleanup()
+
+
+@pytest.fixture(scope="session")
+def binder_build():
+    """The future of Binder's build, checked by test_binder.py (started here if no earlier test started it)."""
+    return start_binder_build()
 
 
 @pytest.fixture(scope="session")

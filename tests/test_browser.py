@@ -135,61 +135,62 @@ def voila_demo(tmp_path):
         yield f"http://127.0.0.1:{port}/"
 
 
-def test_the_attack_panel_works_in_jupyterlab_in_a_real_browser(jupyter_lab):
-    from playwright.sync_api import expect, sync_playwright
+@contextmanager
+def chromium_page(screenshot: str):
+    """A page of headless Chromium; a screenshot of it is kept in runs/test-artifacts/, whatever happens."""
+    from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page.goto(jupyter_lab)
-            expect(page.locator(".jp-StatusBar-Widget", has_text="Idle").first).to_be_visible(timeout=120_000)
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
-
-            train = page.get_by_role("button", name="Train")
-            expect(train).to_be_visible(timeout=900_000)   # from a fresh clone the notebook trains nine models first
-            panel = page.locator(".jp-OutputArea-output", has=train)
-            rate = panel.locator(".widget-slider", has_text="poison rate")
-            expect(rate.locator(".widget-readout")).to_have_text("1.00%")
-            expect(panel.locator(".widget-slider")).to_have_count(4)
-            expect(panel).not_to_contain_text("Loading widget")
-            expect(panel).not_to_contain_text("VBox(children")
-            expect(page.locator(".jp-StatusBar-Widget", has_text="Idle").first).to_be_visible(timeout=900_000)
-
-            rate.locator(".noUi-handle, .slider-handle, [role='slider']").first.focus()
-            page.keyboard.press("ArrowRight")
-            expect(rate.locator(".widget-readout")).to_have_text("2.00%")
-            train.click()
-            expect(panel).to_contain_text("poison rate 2.00%", timeout=300_000)
-            expect(panel).to_contain_text("attack success rate")
-            panel.scroll_into_view_if_needed()
+            yield page
         finally:
-            page.screenshot(path=str(ARTIFACTS / "browser_notebook_03.png"))
+            page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
             browser.close()
+
+
+def train_at_two_percent(page, panel) -> None:
+    """Move the attack panel's poison-rate slider from 1% to 2% with the keyboard, click Train, wait for the result."""
+    from playwright.sync_api import expect
+
+    rate = panel.locator(".widget-slider", has_text="poison rate")
+    expect(rate.locator(".widget-readout")).to_have_text("1.00%")
+    rate.locator(".noUi-handle, .slider-handle, [role='slider']").first.focus()
+    page.keyboard.press("ArrowRight")
+    expect(rate.locator(".widget-readout")).to_have_text("2.00%")
+    panel.get_by_role("button", name="Train").click()
+    expect(panel).to_contain_text("poison rate 2.00%", timeout=300_000)
+    expect(panel).to_contain_text("attack success rate")
+
+
+def test_the_attack_panel_works_in_jupyterlab_in_a_real_browser(jupyter_lab):
+    from playwright.sync_api import expect
+
+    with chromium_page("browser_notebook_03.png") as page:
+        page.goto(jupyter_lab)
+        expect(page.locator(".jp-StatusBar-Widget", has_text="Idle").first).to_be_visible(timeout=120_000)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
+
+        train = page.get_by_role("button", name="Train")
+        expect(train).to_be_visible(timeout=900_000)   # from a fresh clone the notebook trains nine models first
+        panel = page.locator(".jp-OutputArea-output", has=train)
+        expect(panel.locator(".widget-slider")).to_have_count(4)
+        expect(panel).not_to_contain_text("Loading widget")
+        expect(panel).not_to_contain_text("VBox(children")
+        expect(page.locator(".jp-StatusBar-Widget", has_text="Idle").first).to_be_visible(timeout=900_000)
+        train_at_two_percent(page, panel)
+        panel.scroll_into_view_if_needed()
 
 
 def test_the_demo_app_trains_a_new_backdoor_in_a_real_browser(voila_demo):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        try:
-            page.goto(voila_demo)
-            expect(page.get_by_role("button", name="Train")).to_have_count(2, timeout=300_000)   # both panels
-            expect(page.locator("body")).not_to_contain_text("import ")                          # a page without code
-            panel = page.locator(".widget-vbox", has=page.locator(".widget-slider", has_text="trigger row")).first
-            rate = panel.locator(".widget-slider", has_text="poison rate")
-            expect(rate.locator(".widget-readout")).to_have_text("1.00%")
-            rate.locator(".noUi-handle, .slider-handle, [role='slider']").first.focus()
-            page.keyboard.press("ArrowRight")
-            expect(rate.locator(".widget-readout")).to_have_text("2.00%")
-            panel.get_by_role("button", name="Train").click()
-            expect(panel).to_contain_text("poison rate 2.00%", timeout=300_000)
-            expect(panel).to_contain_text("attack success rate")
-        finally:
-            page.screenshot(path=str(ARTIFACTS / "demo_app.png"), full_page=True)
-            browser.close()
+    with chromium_page("demo_app.png") as page:
+        page.goto(voila_demo)
+        expect(page.get_by_role("button", name="Train")).to_have_count(2, timeout=300_000)   # both panels
+        expect(page.locator("body")).not_to_contain_text("import ")                          # a page without code
+        mnist_panel = page.locator(".widget-vbox", has=page.locator(".widget-slider", has_text="trigger row")).first
+        train_at_two_percent(page, mnist_panel)
