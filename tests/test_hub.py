@@ -5,6 +5,8 @@ import re
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from test_binder import requirement_lines
+
 ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY = "https://github.com/backdoor-lab/backdoor-lab"   # as in the README's Binder and Colab badges
 
@@ -28,8 +30,7 @@ def test_the_hub_link_clones_this_repository_and_opens_the_contents_page():
 
 
 def test_the_hub_needs_nbgitpuller_and_the_course_packages():
-    lines = [line.split("#")[0].strip() for line in (ROOT / "docs" / "hub-requirements.txt").read_text().splitlines()]
-    lines = [line for line in lines if line]
+    lines = requirement_lines(ROOT / "docs" / "hub-requirements.txt")
     assert "-r ../requirements.txt" in lines
     assert any(re.match(r"nbgitpuller\b", line) for line in lines)
     assert "pip install -r docs/hub-requirements.txt" in (ROOT / "README.md").read_text()

@@ -1,9 +1,10 @@
 """The instructor's guide holds to the notebooks: its word counts (the reading times) and running
 times match what the notebooks and the README's measured table say."""
 
-import json
 import re
 from pathlib import Path
+
+from test_student_edition import cells, is_solution
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = (ROOT / "docs" / "instructor.md").read_text()
@@ -11,9 +12,8 @@ GUIDE = (ROOT / "docs" / "instructor.md").read_text()
 
 def student_words(notebook: Path) -> int:
     """Words of text a student reads: markdown cells, solutions left out."""
-    cells = json.loads(notebook.read_text())["cells"]
-    return sum(len("".join(c["source"]).split()) for c in cells
-               if c["cell_type"] == "markdown" and "solution" not in c["metadata"].get("tags", []))
+    return sum(len("".join(c["source"]).split()) for c in cells(notebook)
+               if c["cell_type"] == "markdown" and not is_solution(c))
 
 
 def guide_rows() -> dict[str, list[str]]:
