@@ -3,6 +3,7 @@ stores costly results under a fingerprint of everything they depend on."""
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import torch
 from dataclasses import dataclass
 
 from utils import experiments, triggers
-from utils.cache import fingerprint, stored
+from utils.cache import exclusive, fingerprint, stored
 from utils.data import ImageSet
 from utils.experiments import AttackConfig, cached_path, train_model
 from utils.training import TrainingConfig
@@ -25,7 +26,8 @@ def small_train(mnist_train):
 
 
 def cache_files(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir())
+    """The files in `folder`, but the locks that cache.exclusive leaves beside them."""
+    return sorted(p.name for p in folder.iterdir() if not p.name.endswith(".lock"))
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage"])
@@ -65,19 +67,24 @@ def test_an_interrupted_save_leaves_no_file_behind(small_train, empty_model_cach
     assert cache_files(empty_model_cache) == [cached_path(QUICK).name]
 
 
-def test_two_processes_training_the_same_model_both_finish_with_a_whole_file(tmp_path):
+def test_two_processes_needing_the_same_model_train_it_once_and_both_finish_with_a_whole_file(tmp_path):
     script = (
+        "from utils import experiments\n"
         "from utils.data import ImageSet, load_mnist\n"
         "from utils.experiments import AttackConfig, train_model\n"
         "from utils.training import TrainingConfig\n"
+        "fit = experiments.fit\n"
+        "experiments.fit = lambda *args, **kwargs: print('training', flush=True) or fit(*args, **kwargs)\n"
         "train = load_mnist('train')\n"
         "small = ImageSet(train.images[:2000], train.labels[:2000])\n"
         "train_model(AttackConfig(0.0, training=TrainingConfig(epochs=1, seed=6)), small, progress=False)\n"
     )
     env = {**__import__("os").environ, "BACKDOOR_LAB_CACHE": str(tmp_path)}
-    runs = [subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    for run in runs:
-        assert run.wait(timeout=120) == 0, run.stderr.read()
+    runs = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [err for _, err in outputs]
+    assert sum(out.count("training") for out, _ in outputs) == 1   # the second waited for the first's model
     files = cache_files(tmp_path)
     assert len(files) == 1 and files[0].endswith(".pt")
     assert "state" in torch.load(tmp_path / files[0], weights_only=True)
@@ -135,3 +142,20 @@ def test_an_unreadable_stored_result_is_computed_again(empty_model_cache, capsys
     path.write_bytes(b"garbage")
     assert torch.equal(halves(torch.ones(3))["half"], torch.full((3,), 0.5))
     assert "could not be read" in capsys.readouterr().err
+
+
+def test_while_one_thread_holds_a_files_lock_another_waits_for_it(tmp_path):
+    path, order = tmp_path / "result.pt", []
+
+    def second():
+        with exclusive(path):
+            order.append("second")
+
+    with exclusive(path):
+        waiting = threading.Thread(target=second)
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive()      # blocked while the first holds the lock
+        order.append("first")
+    waiting.join(timeout=10)
+    assert order == ["first", "second"]

@@ -1,11 +1,15 @@
-"""Files the lab stores to reuse (trained models, generated data, defense results): written whole, read safely.
+"""Files the lab stores to reuse (trained models, generated data, defense results): written whole, read safely,
+made once.
 
 A kernel killed while saving, a copied folder, a file from elsewhere: none of these may
-stop a notebook with an internal error or run code hidden in a pickle.
+stop a notebook with an internal error or run code hidden in a pickle. Two processes that
+need the same file at once (two kernels, a sweep's runs) compute it once: the second waits
+for the first and reads its file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -21,6 +25,28 @@ import torch
 
 # Where trained models and stored results live; BACKDOOR_LAB_CACHE moves it (a shared folder on a hub or a cluster).
 CACHE_DIR = Path(os.environ.get("BACKDOOR_LAB_CACHE", Path(__file__).resolve().parent.parent / ".cache" / "models"))
+
+
+@contextlib.contextmanager
+def exclusive(path: Path):
+    """Hold the lock of `path` (a file .NAME.lock beside it) while it is read or made.
+
+    Another process or thread that enters `exclusive(path)` waits until this one leaves,
+    then finds the file made. Where there is no fcntl (Windows) nothing is locked: the
+    writes stay whole, and two processes may then make the same file twice.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def save_atomically(record: dict, path: Path) -> None:
@@ -108,12 +134,13 @@ def stored(*code: types.ModuleType, restore: Callable[[dict], object] = dict, re
             arguments = {name: value for name, value in bound.arguments.items() if name != "progress"}
             key = fingerprint(function.__qualname__, sys.modules[function.__module__], *code, arguments)
             path = CACHE_DIR / f"{function.__name__}-{key}.pt"
-            saved = load_record(path)
-            if saved is not None:
-                return restore(saved)
-            result = function(*args, **kwargs)
-            save_atomically(record(result), path)
-            return result
+            with exclusive(path):
+                saved = load_record(path)
+                if saved is not None:
+                    return restore(saved)
+                result = function(*args, **kwargs)
+                save_atomically(record(result), path)
+                return result
 
         return wrapper
 

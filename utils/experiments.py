@@ -14,7 +14,7 @@ import torch
 
 from . import models, training, triggers
 from . import cache
-from .cache import load_record, save_atomically
+from .cache import exclusive, load_record, save_atomically
 from .data import ImageSet
 from .metrics import accuracy, article_metric, attack_success_rate
 from .models import SmallCNN
@@ -65,20 +65,24 @@ def train_model(config: AttackConfig, train: ImageSet, test: ImageSet | None = N
 def train_cached(path: Path, build: Callable[[int | None], torch.nn.Module], poisoned: Callable[[], PoisonedSet],
                  training: TrainingConfig, test: ImageSet | None = None, *, reuse: bool = True, progress: bool = True,
                  device: str | None = None) -> TrainedModel:
-    """Load the model stored at `path`, or build(seed) one, train it on poisoned() and store it there if none is."""
-    if reuse:
-        model = build(None)
-        saved = load_record(path, check=lambda record: model.load_state_dict(record["state"]))
-        if saved is not None:
-            model.to(pick_device(device), memory_format=torch.channels_last).eval()
-            return TrainedModel(model, History(**saved["history"]), saved["poisoned_indices"])
-    data = poisoned()
-    model = build(training.seed)
-    history = fit(model, data, training, test=test, device=device, progress=progress)
-    if reuse or not path.exists():
-        state = {k: v.cpu() for k, v in model.state_dict().items()}
-        save_atomically({"state": state, "history": history.as_dict(), "poisoned_indices": data.indices}, path)
-    return TrainedModel(model, history, data.indices)
+    """Load the model stored at `path`, or build(seed) one, train it on poisoned() and store it there if none is.
+
+    A process that needs the model while another one trains it waits, then loads it (cache.exclusive).
+    """
+    with exclusive(path):
+        if reuse:
+            model = build(None)
+            saved = load_record(path, check=lambda record: model.load_state_dict(record["state"]))
+            if saved is not None:
+                model.to(pick_device(device), memory_format=torch.channels_last).eval()
+                return TrainedModel(model, History(**saved["history"]), saved["poisoned_indices"])
+        data = poisoned()
+        model = build(training.seed)
+        history = fit(model, data, training, test=test, device=device, progress=progress)
+        if reuse or not path.exists():
+            state = {k: v.cpu() for k, v in model.state_dict().items()}
+            save_atomically({"state": state, "history": history.as_dict(), "poisoned_indices": data.indices}, path)
+        return TrainedModel(model, history, data.indices)
 
 
 def poison_for(config: AttackConfig, train: ImageSet) -> PoisonedSet:

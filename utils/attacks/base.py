@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from .. import cache, models, training, triggers
-from ..cache import load_record, save_atomically
+from ..cache import exclusive, load_record, save_atomically
 from ..data import ImageSet
 from ..experiments import AttackConfig, TrainedModel, model_key, train_cached, train_model
 from ..metrics import accuracy, attack_success_rate, robust_accuracy
@@ -87,11 +87,13 @@ def stored_path(attack: Attack, training_config: TrainingConfig, suffix: str = "
 def poisoned_training_set(attack: Attack, train: ImageSet, training_config: TrainingConfig = TrainingConfig()) -> PoisonedSet:
     """attack.poison(train, seed), stored the first time so that costly poison (PGD) is made once."""
     path = stored_path(attack, training_config, ".poison.pt")
-    saved = load_record(path, check=lambda record: None)
-    if saved is None:
-        data = attack.poison(train, training_config.seed)
-        save_atomically({"indices": data.indices, "images": data.images[data.indices], "labels": data.labels[data.indices]}, path)
-        return data
+    with exclusive(path):
+        saved = load_record(path, check=lambda record: None)
+        if saved is None:
+            data = attack.poison(train, training_config.seed)
+            save_atomically({"indices": data.indices, "images": data.images[data.indices],
+                             "labels": data.labels[data.indices]}, path)
+            return data
     images, labels = train.images.clone(), train.labels.clone()
     images[saved["indices"]], labels[saved["indices"]] = saved["images"], saved["labels"]
     return PoisonedSet(images, labels, saved["indices"])

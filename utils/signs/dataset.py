@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import torch
 
-from ..cache import load_record, save_atomically
+from ..cache import exclusive, load_record, save_atomically
 from . import classes, sticker as sticker_module, synthetic
 from .sticker import Sticker
 from .synthetic import Scene, draw_scenes, render, sign_boxes
@@ -62,14 +62,15 @@ def synthetic_signs(count: int, seed: int) -> SignSet:
 @lru_cache(maxsize=4)
 def _synthetic_signs(count: int, seed: int) -> SignSet:
     path = SIGNS_CACHE / f"synthetic-{count}-{seed}-{_code_version()}.pt"
-    saved = load_record(path, check=lambda record: Scene(**record["scene"]))
-    if saved is not None:
-        scene = Scene(**saved["scene"])
-        return SignSet(saved["images"], scene.labels, saved["boxes"], scene)
-    scene = draw_scenes(count, seed)
-    signs = SignSet(render(scene), scene.labels, sign_boxes(scene), scene)
-    save_atomically({"images": signs.images, "boxes": signs.boxes, "scene": scene._asdict()}, path)
-    return signs
+    with exclusive(path):
+        saved = load_record(path, check=lambda record: Scene(**record["scene"]))
+        if saved is not None:
+            scene = Scene(**saved["scene"])
+            return SignSet(saved["images"], scene.labels, saved["boxes"], scene)
+        scene = draw_scenes(count, seed)
+        signs = SignSet(render(scene), scene.labels, sign_boxes(scene), scene)
+        save_atomically({"images": signs.images, "boxes": signs.boxes, "scene": scene._asdict()}, path)
+        return signs
 
 
 def _code_version() -> str:
