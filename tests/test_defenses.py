@@ -1,6 +1,7 @@
 """The defenses: each on a small case with a known answer, then all on the lab's real backdoor."""
 
 import numpy as np
+import matplotlib.pyplot as plt
 import pytest
 import torch
 from torch import nn
@@ -62,6 +63,21 @@ def test_activation_clustering_flags_only_the_class_with_a_small_cluster():
     assert detection_scores(result.flagged, torch.arange(1900, 1960))["recall"] == 1.0
     with pytest.raises(ValueError, match=r"max_share must be a fraction in \(0, 0.5\)"):
         activation_clustering(activations, labels, max_share=0.6)
+
+
+def test_activation_clustering_judges_the_same_clusters_by_another_share_without_clustering_again():
+    clean_class = blobs([650, 350], [[0.0] * 12, [6.0] * 12], seed=1)      # smaller cluster: 35% of the class
+    poisoned_class = blobs([900, 60], [[0.0] * 12, [6.0] * 12], seed=2)    # 6%
+    activations = torch.cat([clean_class, poisoned_class])
+    labels = torch.cat([torch.zeros(1000, dtype=torch.long), torch.ones(960, dtype=torch.long)])
+    strict = activation_clustering(activations, labels, max_share=0.15)
+    loose = strict.with_max_share(0.4)
+    assert [c.suspicious for c in strict.classes] == [False, True] and int(strict.flagged.sum()) == 60
+    assert [c.suspicious for c in loose.classes] == [True, True] and int(loose.flagged.sum()) == 350 + 60
+    again = activation_clustering(activations, labels, max_share=0.4)
+    assert torch.equal(again.flagged, loose.flagged) and again.classes == loose.classes
+    with pytest.raises(ValueError, match="max_share"):
+        strict.with_max_share(0.5)
 
 
 def test_spectral_signatures_remove_outliers_along_the_top_direction():
@@ -253,8 +269,10 @@ def test_on_the_lab_backdoor_strip_separates_triggered_inputs(lab_backdoor, mnis
 
 def test_strip_panel_moves_the_threshold_with_the_slider():
     panel = StripPanel(torch.linspace(0.5, 1.5, 100), torch.linspace(0.0, 0.6, 100))
-    strict = panel.false_acceptance
+    strict, histogram = panel.false_acceptance, panel.histogram.value
+    assert bytes(histogram).startswith(b"\x89PNG") and not plt.get_fignums()   # drawn into the panel, no figure left open
     panel.false_rejection.value = 0.2
+    assert panel.histogram.value != histogram                           # the threshold line moved
     assert panel.threshold > 0.6 and panel.false_acceptance == 0 < strict
     assert "20.0% of clean inputs" in panel.result.value
 

@@ -38,6 +38,14 @@ def image_png(image: torch.Tensor, zoom: int = 6) -> bytes:
     return buffer.getvalue()
 
 
+def figure_png(figure: plt.Figure) -> bytes:
+    """A matplotlib figure as PNG bytes; the figure is closed (it is not shown a second time)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
 class TrainingPanel:
     """What every train-on-click panel shares: a Train button, a status line, results, no double runs.
 
@@ -212,7 +220,9 @@ class StripPanel:
             options=[(f"{r:.1%}", r) for r in (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)], value=0.01,
             description="false rejection", style={"description_width": "110px"}, layout={"width": "420px"})
         self.result = widgets.HTML()
-        self.output = widgets.Output()
+        # The histogram is an image, not an Output widget: capturing output while a cell runs
+        # makes papermill's client send on the channel it waits on, which can hang it (nbclient issue 312).
+        self.histogram = widgets.Image(format="png")
         self.threshold = self.false_acceptance = None
         self.false_rejection.observe(lambda _change: self.update(), names="value")
         self.update()
@@ -223,15 +233,13 @@ class StripPanel:
         self.false_acceptance = false_acceptance(self.triggered_entropy, self.threshold)
         self.result.value = (f"reject inputs with entropy below <b>{self.threshold:.3f}</b>: {rate:.1%} of clean inputs "
                              f"are turned away, <b>{self.false_acceptance:.1%}</b> of triggered inputs get through")
-        self.output.clear_output(wait=True)
-        with self.output:
-            plots.histograms({"clean inputs": self.clean_entropy, "triggered inputs": self.triggered_entropy},
-                             "STRIP: entropy of the predictions on blended copies", "mean entropy (nats)",
-                             threshold=self.threshold, threshold_label="rejection threshold")
-            plt.show()
+        plots.histograms({"clean inputs": self.clean_entropy, "triggered inputs": self.triggered_entropy},
+                         "STRIP: entropy of the predictions on blended copies", "mean entropy (nats)",
+                         threshold=self.threshold, threshold_label="rejection threshold")
+        self.histogram.value = figure_png(plt.gcf())
 
     def _ipython_display_(self) -> None:
-        display(widgets.VBox([self.false_rejection, self.result, self.output]))
+        display(widgets.VBox([self.false_rejection, self.result, self.histogram]))
 
 
 class PruningPanel:

@@ -13,11 +13,12 @@ what the network computes on them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import torch
 
+from ..runtime import configure_threads
 from ..training import to_model_input
 
 
@@ -27,10 +28,12 @@ def penultimate_activations(model: torch.nn.Module, images: torch.Tensor, batch_
     model.eval()
     device = next(model.parameters()).device
     chunks = images.split(batch_size)
+    configure_threads()   # on a busy machine, fewer threads (see utils.runtime); also what the clustering after uses
     first = model.embed(to_model_input(chunks[0].to(device))).float().cpu()
     activations = torch.empty((len(images), first.shape[1]))   # filled in place: half the peak memory of a cat
     activations[:len(first)] = first
     for start, chunk in zip(range(batch_size, len(images), batch_size), chunks[1:]):
+        configure_threads()
         activations[start:start + len(chunk)] = model.embed(to_model_input(chunk.to(device))).float().cpu()
     return activations
 
@@ -96,6 +99,16 @@ class ClusteringResult(NamedTuple):
     flagged: torch.Tensor   # bool per training sample: in the small cluster of a suspicious class
     classes: list[ClassSplit]
     smaller: torch.Tensor   # bool per training sample: in the smaller cluster of its class, suspicious or not
+    labels: torch.Tensor    # the training labels the classes come from
+
+    def with_max_share(self, max_share: float) -> ClusteringResult:
+        """The same clusters judged by another rule: a class is suspicious when its smaller
+        cluster holds less than `max_share` of it (no clustering again)."""
+        if not 0 < max_share < 0.5:
+            raise ValueError(f"max_share must be a fraction in (0, 0.5), got {max_share!r}")
+        classes = [replace(split, suspicious=split.smaller_share < max_share) for split in self.classes]
+        suspicious = torch.tensor([split.label for split in classes if split.suspicious], dtype=self.labels.dtype)
+        return self._replace(flagged=self.smaller & torch.isin(self.labels, suspicious), classes=classes)
 
 
 def activation_clustering(activations: torch.Tensor, labels: torch.Tensor, dims: int = 10, max_share: float = 0.15,
@@ -105,9 +118,6 @@ def activation_clustering(activations: torch.Tensor, labels: torch.Tensor, dims:
     A class is suspicious when the smaller of its two clusters holds less than
     `max_share` of its samples; the samples of that smaller cluster are flagged.
     """
-    if not 0 < max_share < 0.5:
-        raise ValueError(f"max_share must be a fraction in (0, 0.5), got {max_share!r}")
-    flagged = torch.zeros(len(labels), dtype=torch.bool)
     in_smaller = torch.zeros(len(labels), dtype=torch.bool)
     classes = []
     for label in labels.unique().tolist():
@@ -115,13 +125,10 @@ def activation_clustering(activations: torch.Tensor, labels: torch.Tensor, dims:
         components = whitened_components(activations[members], dims)
         assignment = two_means(components, seed=seed)
         smaller = int((assignment == 1).sum() < (assignment == 0).sum())
-        share = (assignment == smaller).float().mean().item()
-        suspicious = share < max_share
         in_smaller[members[assignment == smaller]] = True
-        if suspicious:
-            flagged[members[assignment == smaller]] = True
-        classes.append(ClassSplit(label, len(members), share, silhouette(components, assignment, seed=seed), suspicious))
-    return ClusteringResult(flagged, classes, in_smaller)
+        share = (assignment == smaller).float().mean().item()
+        classes.append(ClassSplit(label, len(members), share, silhouette(components, assignment, seed=seed), False))
+    return ClusteringResult(torch.zeros_like(in_smaller), classes, in_smaller, labels).with_max_share(max_share)
 
 
 class SpectralResult(NamedTuple):

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..data import ImageSet
+from ..runtime import configure_threads
 from ..training import TrainingConfig, fit, to_model_input
 
 UNITS = ("neuron", "channel")
@@ -35,8 +36,10 @@ def last_conv_activations(model: nn.Module, images: torch.Tensor, batch_size: in
     """Mean activation of every neuron of the last convolution block over uint8 images: float [C, H, W]."""
     model.eval()
     device = next(model.parameters()).device
-    total = sum(model.features(model.standardize(to_model_input(chunk.to(device)))).float().sum(0).cpu()
-                for chunk in images.split(batch_size))
+    total = 0
+    for chunk in images.split(batch_size):
+        configure_threads()   # on a busy machine, fewer threads (see utils.runtime)
+        total = total + model.features(model.standardize(to_model_input(chunk.to(device)))).float().sum(0).cpu()
     return total / len(images)
 
 
