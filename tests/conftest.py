@@ -1,84 +1,85 @@
-"""Shared fixtures: the data sets, loaded once per test session; where notebooks leave their figures."""
+"""The session's plan (two worker processes, one thread each, the work that depends on
+other work kept in order) and the shared fixtures."""
 
 import os
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 from utils.data import load_mnist
 from utils.experiments import RESULTS_DIR_VARIABLE
+from utils.runtime import FOLLOW_LOAD_VARIABLE, THREADS_VARIABLE, configure_threads
 
-# Every notebook that nbval runs in this session writes its key figures to the folder in
-# RESULTS_DIR_VARIABLE (the kernels inherit it); tests/test_claims.py, collected last,
-# checks the text against them. A session that runs the notebooks empties runs/test-results
-# and uses it; any other session gets a fresh folder of its own, so that neither mistakes
-# another session's figures for its own.
-NOTEBOOK_RESULTS = Path(__file__).resolve().parent.parent / "runs" / "test-results"
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
+# pytest-xdist runs the session in two processes (addopts in pyproject.toml). Each computes
+# with one thread, and so does every kernel they start: on two cores one thread trains
+# almost as fast as two, two of them side by side never fight over a core, and a model's
+# last digits do not depend on what else was running when it trained.
+os.environ.setdefault(THREADS_VARIABLE, "1")
+os.environ.setdefault(FOLLOW_LOAD_VARIABLE, "0")
+os.environ.setdefault("OMP_NUM_THREADS", "1")   # also for work outside the lab's own loops (torch reads it at import)
+configure_threads()
 
 BINDER_TEST = "test_the_binder_build_steps_succeed_in_a_fresh_environment_and_a_notebook_runs"
-
-
 REUSERS = {"test_browser.py", "test_sweep.py"}             # tests that reuse the models the notebooks store
 REUSING_FIXTURES = {"lab_backdoor", "sign_models"}          # fixtures that load (or train) the notebooks' models
 
 
 def rank(item) -> int:
-    """Where a test runs: 0 unit tests, 1 the notebooks, 2 the claims, 3 tests reusing the notebooks' models, 4 Binder."""
+    """When a test starts: 0 Binder's build (the longest), 1 the notebooks and their claims,
+    2 the tests reusing the notebooks' models, 3 the unit tests (short: they fill the gaps at the end)."""
     if item.name == BINDER_TEST:
-        return 4
+        return 0
+    if item.path.suffix == ".ipynb" or item.path.name == "test_claims.py":
+        return 1
     if item.path.name in REUSERS or REUSING_FIXTURES & set(getattr(item, "fixturenames", ())):
-        return 3
-    if item.path.name == "test_claims.py":
         return 2
-    return 1 if item.path.suffix == ".ipynb" else 0
+    return 3
+
+
+def notebook_of(nodeid: str) -> str | None:
+    """The notebook whose kernel or figures a test needs: a notebook's cells, and the claims
+    about its figures (test_claims.py's test_NN_... reads notebook NN's); None for any other test."""
+    path, _, name = nodeid.partition("::")
+    if path.endswith(".ipynb"):
+        return Path(path).stem
+    if Path(path).name == "test_claims.py":
+        return next(NOTEBOOKS.glob(f"{name.split('_')[1]}_*.ipynb")).stem
+    return None
 
 
 def pytest_collection_modifyitems(items):
-    """Order the session: unit tests first; then the notebooks, which train and store the
-    course's models with nothing else running (a busy machine computes with fewer threads,
-    which changes a model's last digits); the claims, from the figures nbval has just
-    produced; then the tests that reuse the stored models, while Binder's build runs in
-    the background; Binder's build checked last."""
-    items.sort(key=rank)
-    if any(item.path.suffix == ".ipynb" and item.path.parent.name == "notebooks" for item in items):
-        shutil.rmtree(NOTEBOOK_RESULTS, ignore_errors=True)
-        os.environ[RESULTS_DIR_VARIABLE] = str(NOTEBOOK_RESULTS)
-    else:
-        os.environ[RESULTS_DIR_VARIABLE] = tempfile.mkdtemp(prefix="backdoor-lab-results-")
+    """Order the session by rank, each notebook's claims right after its cells."""
+    items.sort(key=lambda item: (rank(item), notebook_of(item.nodeid) or "", item.path.name == "test_claims.py"))
 
 
-_binder = {"pool": ThreadPoolExecutor(max_workers=1), "build": None, "folder": None}
+class NotebookScheduling(LoadScopeScheduling):
+    """pytest-xdist's scheduling by scope, where a scope is a notebook with the claims about it
+    (one process runs them, in order) or any other single test; scopes start in the session's order."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return notebook_of(nodeid) or nodeid
 
 
-def start_binder_build():
-    """Binder's build in a fresh environment, in the background (it mostly waits on pip); started once."""
-    if _binder["build"] is None:
-        from test_binder import build_in_fresh_environment
-
-        _binder["folder"] = tempfile.TemporaryDirectory(prefix="backdoor-lab-binder-")
-        _binder["build"] = _binder["pool"].submit(build_in_fresh_environment, Path(_binder["folder"].name))
-    return _binder["build"]
+def pytest_xdist_make_scheduler(config, log):
+    return NotebookScheduling(config, log)
 
 
-def pytest_runtest_setup(item):
-    if rank(item) >= 3 and any(other.name == BINDER_TEST for other in item.session.items):
-        start_binder_build()
+def pytest_configure(config):
+    """The controller gives the session a fresh folder for the notebooks' figures (the
+    workers and their kernels inherit it): no other session's figures can be mistaken for its own."""
+    if not hasattr(config, "workerinput"):
+        config.results_dir = tempfile.mkdtemp(prefix="backdoor-lab-results-")
+        os.environ[RESULTS_DIR_VARIABLE] = config.results_dir
 
 
-def pytest_sessionfinish(session):
-    _binder["pool"].shutdown(wait=True)
-    if _binder["folder"] is not None:
-        _binder["folder"].cleanup()
-
-
-@pytest.fixture(scope="session")
-def binder_build():
-    """The future of Binder's build, checked by test_binder.py (started here if no earlier test started it)."""
-    return start_binder_build()
+def pytest_unconfigure(config):
+    if hasattr(config, "results_dir"):
+        shutil.rmtree(config.results_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

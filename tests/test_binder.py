@@ -68,9 +68,7 @@ def test_post_build_is_an_executable_bash_script():
 def build_in_fresh_environment(folder: Path) -> dict:
     """Copy what a commit holds, install binder/requirements.txt in a new environment, run postBuild and notebook 01.
 
-    Returns every step's finished process, or {"skip": why} outside a git checkout. The
-    session starts this in the background (see conftest.py), since it mostly waits on pip
-    and subprocesses; the test below checks the result.
+    Returns every step's finished process, or {"skip": why} outside a git checkout.
     """
     copy = folder / "repository"
     listed = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]   # what a commit would hold
@@ -105,8 +103,8 @@ def build_in_fresh_environment(folder: Path) -> dict:
     return steps
 
 
-def test_the_binder_build_steps_succeed_in_a_fresh_environment_and_a_notebook_runs(binder_build):
-    steps = binder_build.result()
+def test_the_binder_build_steps_succeed_in_a_fresh_environment_and_a_notebook_runs(tmp_path):
+    steps = build_in_fresh_environment(tmp_path)
     if "skip" in steps:
         pytest.skip(steps["skip"])
     assert steps["install"].returncode == 0, steps["install"].stderr[-3000:]

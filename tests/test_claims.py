@@ -88,17 +88,6 @@ def test_05_which_defense_finds_what():
     assert not math.isnan(result["asr_before"])
 
 
-def test_05_runs_its_defenses_against_another_attack(tmp_path):
-    """The sweep over attacks: notebook 05 with the blended attack and a small defender's budget."""
-    results = tmp_path / "05_blended.json"
-    run_papermill(NOTEBOOKS / "05_defenses.ipynb", tmp_path / "05_blended.ipynb", "-p", "attack", "blended",
-                  "-p", "reserve_size", "2000", "-p", "cleanse_steps", "40", "-p", "strip_inputs", "400",
-                  "-p", "strip_blends", "8", "-p", "results_path", str(results))
-    result = json.loads(results.read_text())
-    assert result["attack"] == "blended" and result["asr_before"] > 0.9
-    assert 8 not in result["ac_suspicious_labels"]                # no small cluster among the 8s (notebook 06)
-
-
 def test_06_the_clean_label_attacks_relabel_nothing_and_the_others_almost_everything():
     result = figures("06_stealthier_backdoors")
     for name in ("label-consistent", "SIG"):

@@ -1,5 +1,6 @@
 """The papermill sweep: the grid is checked first, failures are kept apart, finished runs are not repeated;
-the same grid on a real local Dask cluster and in shards gives the same table; results aggregate over seeds."""
+the same grid on a real local Dask cluster and in shards gives the same table; results aggregate over seeds;
+notebook 05 runs against another attack, as a sweep over attacks runs it."""
 
 import csv
 import importlib
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+
+from notebook_runs import run_papermill
 
 from utils.sweep import SweepError, check_grid, main, notebook_parameters, plan, run_notebook, shard, sweep
 from utils.sweep.local import collect
@@ -226,3 +229,14 @@ def test_a_notebook_on_a_dask_worker_runs_without_the_nannys_memory_and_thread_s
     assert run_on_worker(PROBE, run, {"BACKDOOR_LAB_THREADS": "1"}) is None
     assert "MALLOC_TRIM_THRESHOLD_" not in fake.env and "OMP_NUM_THREADS" not in fake.env
     assert fake.env["BACKDOOR_LAB_THREADS"] == "1" and fake.env["PATH"] == os.environ["PATH"]
+
+
+def test_notebook_05_runs_its_defenses_against_another_attack(tmp_path):
+    """The sweep over attacks: notebook 05 with the blended attack and a small defender's budget."""
+    results = tmp_path / "05_blended.json"
+    run_papermill(POISONING.parent / "05_defenses.ipynb", tmp_path / "05_blended.ipynb", "-p", "attack", "blended",
+                  "-p", "reserve_size", "2000", "-p", "cleanse_steps", "40", "-p", "strip_inputs", "400",
+                  "-p", "strip_blends", "8", "-p", "results_path", str(results))
+    result = json.loads(results.read_text())
+    assert result["attack"] == "blended" and result["asr_before"] > 0.9
+    assert 8 not in result["ac_suspicious_labels"]                # no small cluster among the 8s (notebook 06)
