@@ -6,10 +6,11 @@ import pytest
 import torch
 from torch import nn
 
+from utils.attacks import BadNets, evaluate_attack
 from utils.data import ImageSet
 from utils.defenses.activations import activation_clustering, penultimate_activations, spectral_signatures, two_means
 from utils.defenses.matrix import verdict
-from utils.defenses.fine_pruning import fine_tune, last_conv_activations, prune_dormant
+from utils.defenses.fine_pruning import fine_tune, last_conv_activations, prune_dormant, pruning_curves
 from utils.defenses.neural_cleanse import _steer_cost, anomaly_index, reverse_engineer_triggers
 from utils.defenses.reserve import clean_reserve
 from utils.defenses.spectre import whitened_spectral_signatures
@@ -53,7 +54,7 @@ def test_two_means_separates_a_small_distant_group():
     assert torch.equal((assignment == small).nonzero().squeeze(1), torch.arange(950, 1000))
 
 
-def test_activation_clustering_flags_only_the_class_with_a_small_cluster():
+def test_activation_clustering_flags_only_the_class_with_a_small_cluster(empty_model_cache):
     clean_class = blobs([500, 500], [[0.0] * 12, [3.0] * 12], seed=1)
     poisoned_class = blobs([900, 60], [[0.0] * 12, [6.0] * 12], seed=2)
     activations = torch.cat([clean_class, poisoned_class])
@@ -65,7 +66,7 @@ def test_activation_clustering_flags_only_the_class_with_a_small_cluster():
         activation_clustering(activations, labels, max_share=0.6)
 
 
-def test_activation_clustering_judges_the_same_clusters_by_another_share_without_clustering_again():
+def test_activation_clustering_judges_the_same_clusters_by_another_share_without_clustering_again(empty_model_cache):
     clean_class = blobs([650, 350], [[0.0] * 12, [6.0] * 12], seed=1)      # smaller cluster: 35% of the class
     poisoned_class = blobs([900, 60], [[0.0] * 12, [6.0] * 12], seed=2)    # 6%
     activations = torch.cat([clean_class, poisoned_class])
@@ -76,6 +77,10 @@ def test_activation_clustering_judges_the_same_clusters_by_another_share_without
     assert [c.suspicious for c in loose.classes] == [True, True] and int(loose.flagged.sum()) == 350 + 60
     again = activation_clustering(activations, labels, max_share=0.4)
     assert torch.equal(again.flagged, loose.flagged) and again.classes == loose.classes
+    stored = activation_clustering(activations, labels, max_share=0.15)        # read back from the store, whole
+    assert stored.classes == strict.classes
+    assert torch.equal(stored.flagged, strict.flagged) and torch.equal(stored.smaller, strict.smaller)
+    assert len(list(empty_model_cache.glob("activation_clustering-*.pt"))) == 2
     with pytest.raises(ValueError, match="max_share"):
         strict.with_max_share(0.5)
 
@@ -219,6 +224,16 @@ def test_pruning_zeroes_the_least_active_neurons_of_a_copy(mnist_test):
         prune_dormant(model, activity, 1.2)
     with pytest.raises(ValueError, match="unit must be one of"):
         prune_dormant(model, activity, 0.2, "layer")
+
+
+def test_pruning_curves_evaluate_each_fraction_and_unit_and_are_stored(mnist_test, empty_model_cache):
+    model, few = SmallCNN(seed=0), ImageSet(mnist_test.images[:300], mnist_test.labels[:300])
+    activity = last_conv_activations(model, few.images)
+    curves = pruning_curves(model, activity, few, BadNets(), (0.0, 0.5))
+    assert curves["channel"][1] == evaluate_attack(prune_dormant(model, activity, 0.5, "channel"), few, BadNets())
+    assert curves["neuron"][0] == evaluate_attack(model, few, BadNets())
+    assert pruning_curves(model, activity, few, BadNets(), (0.0, 0.5)) == curves
+    assert len(list(empty_model_cache.glob("pruning_curves-*.pt"))) == 1
 
 
 def test_fine_tuning_keeps_pruned_neurons_silent(mnist_train):

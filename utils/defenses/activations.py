@@ -13,11 +13,12 @@ what the network computes on them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import NamedTuple
 
 import torch
 
+from ..cache import stored
 from ..runtime import configure_threads
 from ..training import to_model_input
 
@@ -111,12 +112,22 @@ class ClusteringResult(NamedTuple):
         return self._replace(flagged=self.smaller & torch.isin(self.labels, suspicious), classes=classes)
 
 
+def _clustering_record(result: ClusteringResult) -> dict:
+    return {**result._asdict(), "classes": [asdict(split) for split in result.classes]}
+
+
+def _clustering_result(record: dict) -> ClusteringResult:
+    return ClusteringResult(**{**record, "classes": [ClassSplit(**split) for split in record["classes"]]})
+
+
+@stored(record=_clustering_record, restore=_clustering_result)
 def activation_clustering(activations: torch.Tensor, labels: torch.Tensor, dims: int = 10, max_share: float = 0.15,
                           seed: int = 0) -> ClusteringResult:
     """Chen et al.'s activation clustering, class by class.
 
     A class is suspicious when the smaller of its two clusters holds less than
     `max_share` of its samples; the samples of that smaller cluster are flagged.
+    Stored like a trained model: asked again for the same activations, it returns at once.
     """
     in_smaller = torch.zeros(len(labels), dtype=torch.bool)
     classes = []

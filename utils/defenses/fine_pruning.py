@@ -13,6 +13,10 @@ import copy
 import torch
 from torch import nn
 
+from .. import metrics, models, training, triggers
+from ..attacks import Attack, badnets, blended, evaluate_attack, label_consistent, sig
+from ..attacks import base as attacks_base
+from ..cache import stored
 from ..data import ImageSet
 from ..runtime import configure_threads
 from ..training import TrainingConfig, fit, to_model_input
@@ -75,3 +79,14 @@ def fine_tune(model: nn.Module, clean: ImageSet, config: TrainingConfig = Traini
 def fine_prune(model: nn.Module, clean: ImageSet, fraction: float = 0.3, unit: str = "neuron") -> nn.Module:
     """Liu et al.'s repair in one call: prune the `fraction` most dormant units on `clean`, then fine-tune on it."""
     return fine_tune(prune_dormant(model, last_conv_activations(model, clean.images), fraction, unit), clean)
+
+
+@stored(attacks_base, badnets, blended, label_consistent, sig, metrics, models, training, triggers)
+def pruning_curves(model: nn.Module, activations: torch.Tensor, test: ImageSet, attack: Attack,
+                   fractions: tuple[float, ...]) -> dict[str, list[dict]]:
+    """evaluate_attack of the model pruned by each fraction, neuron by neuron and channel by channel.
+
+    Stored like a trained model: asked again for the same model and settings, it returns at once.
+    """
+    return {unit: [evaluate_attack(prune_dormant(model, activations, fraction, unit), test, attack) for fraction in fractions]
+            for unit in UNITS}
