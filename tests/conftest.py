@@ -57,12 +57,17 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: (rank(item), notebook_of(item.nodeid) or "", item.path.name == "test_claims.py"))
 
 
+ONE_PROCESS_FILES = {"test_site.py"}   # its tests share one build of the website, in one folder
+
+
 class NotebookScheduling(LoadScopeScheduling):
     """pytest-xdist's scheduling by scope, where a scope is a notebook with the claims about it
-    (one process runs them, in order) or any other single test; scopes start in the session's order."""
+    (one process runs them, in order), a file of ONE_PROCESS_FILES, or any other single test;
+    scopes start in the session's order."""
 
     def _split_scope(self, nodeid: str) -> str:
-        return notebook_of(nodeid) or nodeid
+        path = nodeid.partition("::")[0]
+        return notebook_of(nodeid) or (path if Path(path).name in ONE_PROCESS_FILES else nodeid)
 
 
 def pytest_xdist_make_scheduler(config, log):
