@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from xdist.scheduler import LoadScopeScheduling
 
-from utils.data import load_mnist
+from utils.data import ImageSet, load_mnist
 from utils.experiments import RESULTS_DIR_VARIABLE
-from utils.runtime import FOLLOW_LOAD_VARIABLE, configure_threads
+from utils.runtime import FOLLOW_LOAD_VARIABLE
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -22,7 +22,6 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 # instead of spinning while they wait, so the two processes do not stall each other.
 os.environ.setdefault(FOLLOW_LOAD_VARIABLE, "0")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # read when torch loads, in the workers and kernels
-configure_threads()
 
 BINDER_TEST = "test_the_binder_build_steps_succeed_in_a_fresh_environment_and_a_notebook_runs"
 REUSERS = {"test_browser.py", "test_sweep.py"}             # tests that reuse the models the notebooks store
@@ -95,6 +94,12 @@ def mnist_train():
 @pytest.fixture(scope="session")
 def mnist_test():
     return load_mnist("test")
+
+
+@pytest.fixture(scope="session")
+def small_train(mnist_train):
+    """The first 2,000 training images: enough to train a model that tests the machinery, in a second."""
+    return ImageSet(mnist_train.images[:2000], mnist_train.labels[:2000])
 
 
 @pytest.fixture

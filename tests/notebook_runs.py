@@ -1,10 +1,11 @@
 """Running a notebook headless with papermill in a test, as a student's run would, with a bound on waiting.
 
-papermill's client emulates ipywidgets' Output widgets and, now and then, never receives
-the reply to a cell that has finished (nbclient issue #312: cells that display widgets
-can block). A cell that gives no reply within CELL_LIMIT seconds is therefore stopped,
-and the whole notebook is run once more; a notebook that fails for any other reason
-fails the test at once.
+papermill's client emulates ipywidgets' Output widgets: when a cell writes into one, it
+sends on the channel it waits on for the cell's reply, and can miss that reply (nbclient
+issue #312). The lab's panels no longer write into an Output widget while a cell runs,
+which removed the hangs seen; should one come back, a cell that gives no reply within
+CELL_LIMIT seconds is stopped and the whole notebook is run once more. A notebook that
+fails for any other reason fails the test at once.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from utils.experiments import RESULTS_DIR_VARIABLE
 
-CELL_LIMIT = 600   # seconds; the slowest cell, notebook 06's matrix from an empty cache, takes about 100
+CELL_LIMIT = 600   # seconds; the slowest cell, notebook 06's matrix from an empty cache, took 210 in a fresh test run
 
 
 def run_papermill(notebook: Path, executed: Path, *options: str, cwd: Path | None = None,

@@ -13,16 +13,10 @@ from dataclasses import dataclass
 
 from utils import experiments, triggers
 from utils.cache import exclusive, fingerprint, stored
-from utils.data import ImageSet
 from utils.experiments import AttackConfig, cached_path, train_model
 from utils.training import TrainingConfig
 
 QUICK = AttackConfig(poison_rate=0.0, training=TrainingConfig(epochs=1, batch_size=256, seed=5))
-
-
-@pytest.fixture(scope="module")
-def small_train(mnist_train):
-    return ImageSet(mnist_train.images[:2000], mnist_train.labels[:2000])
 
 
 def cache_files(folder: Path) -> list[str]:

@@ -236,13 +236,12 @@ def test_pruning_curves_evaluate_each_fraction_and_unit_and_are_stored(mnist_tes
     assert len(list(empty_model_cache.glob("pruning_curves-*.pt"))) == 1
 
 
-def test_fine_tuning_keeps_pruned_neurons_silent(mnist_train):
-    small = ImageSet(mnist_train.images[:2000], mnist_train.labels[:2000])
+def test_fine_tuning_keeps_pruned_neurons_silent(small_train):
     model = SmallCNN(seed=0)
-    pruned = prune_dormant(model, last_conv_activations(model, small.images), 0.5)
-    tuned = fine_tune(pruned, small, TrainingConfig(epochs=1, batch_size=128, learning_rate=0.003))
+    pruned = prune_dormant(model, last_conv_activations(model, small_train.images), 0.5)
+    tuned = fine_tune(pruned, small_train, TrainingConfig(epochs=1, batch_size=128, learning_rate=0.003))
     silenced = pruned.features[-1].keep[0] == 0
-    assert last_conv_activations(tuned, small.images)[silenced].abs().max() == 0
+    assert last_conv_activations(tuned, small_train.images)[silenced].abs().max() == 0
     assert not torch.equal(tuned.classifier[-1].weight, pruned.classifier[-1].weight)
 
 

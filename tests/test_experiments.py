@@ -2,29 +2,26 @@ import json
 
 import torch
 
-from utils.data import ImageSet
 from utils.experiments import AttackConfig, cached_path, save_results, train_model
 from utils.training import TrainingConfig
 
 
-def test_a_trained_model_is_stored_and_reused(mnist_train, empty_model_cache):
+def test_a_trained_model_is_stored_and_reused(small_train, empty_model_cache):
     config = AttackConfig(poison_rate=0.02, training=TrainingConfig(epochs=1, seed=4))
-    few = ImageSet(mnist_train.images[:3000], mnist_train.labels[:3000])
-    first = train_model(config, few, progress=False)
+    first = train_model(config, small_train, progress=False)
     assert cached_path(config).exists()
-    again = train_model(config, few, progress=False)
+    again = train_model(config, small_train, progress=False)
     for a, b in zip(first.model.state_dict().values(), again.model.state_dict().values()):
         assert torch.equal(a.cpu(), b.cpu())
     assert again.history.loss == first.history.loss
     assert torch.equal(again.poisoned_indices, first.poisoned_indices)
 
 
-def test_training_anew_never_replaces_the_stored_model(mnist_train, empty_model_cache):
+def test_training_anew_never_replaces_the_stored_model(small_train, empty_model_cache):
     config = AttackConfig(poison_rate=0.0, training=TrainingConfig(epochs=1, batch_size=512, seed=4))
-    few = ImageSet(mnist_train.images[:3000], mnist_train.labels[:3000])
-    train_model(config, few, reuse=False, progress=False)       # nothing stored yet: this one is
+    train_model(config, small_train, reuse=False, progress=False)       # nothing stored yet: this one is
     stored = cached_path(config).read_bytes()
-    train_model(config, few, reuse=False, progress=False)
+    train_model(config, small_train, reuse=False, progress=False)
     assert cached_path(config).read_bytes() == stored
 
 
