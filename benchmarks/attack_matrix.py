@@ -4,8 +4,9 @@ For every seed: the four attacks at notebook 06's defaults, each model trained (
 from the cache), every defense run on it. Prints, per attack, a seed table of clean
 accuracy, ASR, robust accuracy and each defense's figure; then how often each cell's
 verdict came out the same; then the PGD/no-PGD comparison. Ends with the figures as
-JSON (also written to benchmarks/results/attack_matrix.json). About 2 minutes per seed
-with the models cached, 3 without, on two idle cores.
+JSON (also written to benchmarks/results/attack_matrix.json). Computes with one thread,
+like the committed notebooks: about 3 minutes per seed whose models and results are not
+stored yet, on an idle machine.
 
     .venv/bin/python benchmarks/attack_matrix.py            # seeds 0, 1, 2
     .venv/bin/python benchmarks/attack_matrix.py 0 1 2 3

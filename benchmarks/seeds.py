@@ -1,7 +1,8 @@
 """The course's key claims over several seeds: MNIST attack, dose-response, street signs, defenses.
 
 Each seed fixes which samples are poisoned, the initial weights and the batch order.
-Trains what the model cache lacks (about 5 s per MNIST model, 10 s per sign model),
+Computes with one thread, like the committed notebooks (utils.seeds.seed_benchmark).
+Trains what the model cache lacks (about 10 s per MNIST model with one thread),
 prints one table per claim with every seed, the mean and the range, and ends with the
 figures as JSON (also written to benchmarks/results/seeds.json).
 

@@ -11,17 +11,15 @@ from xdist.scheduler import LoadScopeScheduling
 
 from utils.data import ImageSet, load_mnist
 from utils.experiments import RESULTS_DIR_VARIABLE
-from utils.runtime import FOLLOW_LOAD_VARIABLE
+from utils.runtime import use_reference_threads
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 # pytest-xdist runs the session in two processes (addopts in pyproject.toml). Each of them,
-# and every kernel they start, keeps every usable CPU whatever else runs: the thread count,
-# and with it a model's last digits, is the one the committed notebooks were executed with
-# on an idle machine, so the claims are checked on the same models. OpenMP's threads sleep
-# instead of spinning while they wait, so the two processes do not stall each other.
-os.environ.setdefault(FOLLOW_LOAD_VARIABLE, "0")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # read when torch loads, in the workers and kernels
+# and every kernel they start, computes with one thread, as the committed notebooks were
+# executed: the claims are checked on models with the same last digits, and two processes
+# on two cores do not stall each other.
+use_reference_threads()
 
 BINDER_TEST = "test_the_binder_build_steps_succeed_in_a_fresh_environment_and_a_notebook_runs"
 REUSERS = {"test_browser.py", "test_sweep.py"}             # tests that reuse the models the notebooks store

@@ -3,7 +3,9 @@
 import json
 import sys
 
-from utils import experiments
+import torch
+
+from utils import experiments, runtime
 from utils.data import ImageSet
 from utils.experiments import AttackConfig, attack_with_baseline, save_results
 from utils.seeds import over_seeds, seed_benchmark, seed_table, spread
@@ -46,9 +48,11 @@ def test_save_results_writes_to_the_tests_folder_only_when_no_path_is_given(tmp_
 
 def test_a_seed_benchmark_takes_its_seeds_from_the_command_line_and_writes_its_figures(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["benchmark.py", "3", "5"])
-    seed_benchmark(lambda seeds: {"seeds": seeds}, "example", tmp_path / "results")
-    assert json.loads((tmp_path / "results" / "example.json").read_text()) == {"seeds": [3, 5]}
-    assert json.loads(capsys.readouterr().out.splitlines()[-1]) == {"seeds": [3, 5]}
+    monkeypatch.setenv(runtime.THREADS_VARIABLE, "4")
+    seed_benchmark(lambda seeds: {"seeds": seeds, "threads_used": torch.get_num_threads()}, "example", tmp_path / "results")
+    expected = {"seeds": [3, 5], "threads_used": 1, "threads": 1}   # the committed notebooks' thread count, whatever was set
+    assert json.loads((tmp_path / "results" / "example.json").read_text()) == expected
+    assert json.loads(capsys.readouterr().out.splitlines()[-1]) == expected
     monkeypatch.setattr(sys, "argv", ["benchmark.py"])
     seed_benchmark(lambda seeds: {"seeds": seeds}, "example", tmp_path / "results")
-    assert json.loads((tmp_path / "results" / "example.json").read_text()) == {"seeds": [0, 1, 2]}
+    assert json.loads((tmp_path / "results" / "example.json").read_text()) == {"seeds": [0, 1, 2], "threads": 1}

@@ -70,6 +70,7 @@ def test_predict_returns_one_class_per_image(mnist_test):
 
 
 def test_thread_count_follows_a_container_quota(monkeypatch):
+    monkeypatch.delenv(runtime.THREADS_VARIABLE, raising=False)   # the test session sets one thread
     monkeypatch.setattr(runtime.os, "sched_getaffinity", lambda pid: set(range(64)))
     monkeypatch.setattr(runtime, "_cgroup_cpu_quota", lambda: 2)
     assert runtime.usable_cpus() == 2

@@ -11,6 +11,7 @@ import torch
 
 THREADS_VARIABLE = "BACKDOOR_LAB_THREADS"
 FOLLOW_LOAD_VARIABLE = "BACKDOOR_LAB_FOLLOW_LOAD"   # "0": keep every usable CPU, whatever else runs
+REFERENCE_THREADS = 1   # the thread count of the committed notebooks, the seed benchmarks and the tests
 
 
 def pick_device(preferred: str | None = None) -> torch.device:
@@ -76,6 +77,17 @@ def configure_threads() -> int:
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return threads
+
+
+def use_reference_threads() -> None:
+    """Compute with REFERENCE_THREADS threads from now on, in this process and the kernels it starts.
+
+    The thread count decides the order of floating-point sums, and so a model's last
+    digits. With one thread the figures do not depend on how many cores a machine has
+    (another CPU type or torch version can still change them).
+    """
+    os.environ[THREADS_VARIABLE] = str(REFERENCE_THREADS)
+    configure_threads()
 
 
 class _OtherLoad:

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .runtime import REFERENCE_THREADS, use_reference_threads
+
 
 def over_seeds(measure: Callable[[int], dict], seeds: Iterable[int]) -> list[dict]:
     """Call measure(seed) for every seed; each row is its dict with the seed added."""
@@ -38,8 +40,10 @@ def _percent(value: float, width: int) -> str:
 
 def seed_benchmark(measure: Callable[[list[int]], dict], name: str, folder: Path) -> None:
     """A seed benchmark's command line: the seeds are its arguments (default 0 1 2); the
-    figures go to folder/NAME.json and, as the last line printed, to standard output."""
-    figures = measure([int(seed) for seed in sys.argv[1:]] or [0, 1, 2])
+    figures go to folder/NAME.json and, as the last line printed, to standard output.
+    It computes with the committed notebooks' thread count, so that seed 0's figures are theirs."""
+    use_reference_threads()
+    figures = {**measure([int(seed) for seed in sys.argv[1:]] or [0, 1, 2]), "threads": REFERENCE_THREADS}
     folder.mkdir(exist_ok=True)
     (folder / f"{name}.json").write_text(json.dumps(figures, indent=1))
     print(json.dumps(figures))
