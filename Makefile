@@ -54,7 +54,7 @@ run: $(STAMP)  ## execute every notebook headless with papermill into runs/
 	done
 	@echo "Executed notebooks and their results (JSON) are in $(RUNS)/"
 
-outputs: $(STAMP)  ## execute the committed notebooks in place, with one thread as the tests do (on an idle machine: the outputs keep the training times)
+outputs: $(STAMP)  ## execute the committed notebooks in place, with one thread as the tests do (utils.runtime.REFERENCE_THREADS; on an idle machine: the outputs keep the training times)
 	cd notebooks && BACKDOOR_LAB_THREADS=1 ../$(PYTHON) -m jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.timeout=1200 0[1-9]_*.ipynb
 
