@@ -8,34 +8,27 @@ from utils.models import SmallCNN
 from utils.training import History, TrainingConfig, fit, predict
 
 
-def _small_set(mnist_train, n=2000):
-    return ImageSet(mnist_train.images[:n], mnist_train.labels[:n])
-
-
-def test_same_seed_gives_the_same_weights_and_history(mnist_train, monkeypatch):
-    monkeypatch.setenv(runtime.FOLLOW_LOAD_VARIABLE, "0")   # the same thread count, whatever else the machine runs
-    subset, config = _small_set(mnist_train), TrainingConfig(epochs=1, seed=7)
-    runs = []
+def test_same_seed_gives_the_same_weights_and_history(small_train):   # one thread, set for the session
+    config, runs = TrainingConfig(epochs=1, seed=7), []
     for _ in range(2):
         model = SmallCNN(seed=7)
-        runs.append((model, fit(model, subset, config, progress=False)))
+        runs.append((model, fit(model, small_train, config, progress=False)))
     (first, history_a), (second, history_b) = runs
     assert history_a.loss == history_b.loss
     for a, b in zip(first.state_dict().values(), second.state_dict().values()):
         assert torch.equal(a, b)
 
 
-def test_another_seed_gives_other_weights(mnist_train):
-    subset = _small_set(mnist_train)
+def test_another_seed_gives_other_weights(small_train):
     a, b = SmallCNN(seed=1), SmallCNN(seed=2)
-    fit(a, subset, TrainingConfig(epochs=1, seed=1), progress=False)
-    fit(b, subset, TrainingConfig(epochs=1, seed=2), progress=False)
+    fit(a, small_train, TrainingConfig(epochs=1, seed=1), progress=False)
+    fit(b, small_train, TrainingConfig(epochs=1, seed=2), progress=False)
     assert not torch.equal(a.classifier[-1].weight, b.classifier[-1].weight)
 
 
-def test_history_records_every_epoch_and_batch(mnist_train, mnist_test):
-    history = fit(SmallCNN(), _small_set(mnist_train), TrainingConfig(epochs=3, batch_size=500), test=_small_set(mnist_test, 500),
-                  progress=False)
+def test_history_records_every_epoch_and_batch(small_train, mnist_test):
+    history = fit(SmallCNN(), small_train, TrainingConfig(epochs=3, batch_size=500),
+                  test=ImageSet(mnist_test.images[:500], mnist_test.labels[:500]), progress=False)
     assert isinstance(history, History)
     assert len(history.loss) == len(history.train_accuracy) == len(history.test_accuracy) == 3
     assert len(history.batch_loss) == 3 * 4
@@ -85,7 +78,7 @@ def test_the_device_is_the_cpu_without_a_gpu_and_can_be_chosen():
 
 
 def test_threads_follow_the_cores_that_other_processes_leave_free(monkeypatch):
-    monkeypatch.delenv(runtime.FOLLOW_LOAD_VARIABLE, raising=False)   # the test session fixes the count
+    monkeypatch.delenv(runtime.FOLLOW_LOAD_VARIABLE, raising=False)   # whatever the environment sets
     monkeypatch.setattr(runtime, "usable_cpus", lambda: 4)
     for busy, threads in [(None, 4), (0.2, 4), (1.0, 3), (2.6, 1), (7.0, 1)]:
         monkeypatch.setattr(runtime, "cores_busy_elsewhere", lambda: busy)
