@@ -58,9 +58,9 @@ run: $(STAMP)  ## execute every notebook headless with papermill into runs/
 	done
 	@echo "Executed notebooks and their results (JSON) are in $(RUNS)/"
 
-outputs: $(STAMP)  ## execute the committed notebooks in place, with one thread as the tests do (utils.runtime.REFERENCE_THREADS; on an idle machine: the outputs keep the training times)
-	cd notebooks && BACKDOOR_LAB_THREADS=1 ../$(PYTHON) -m jupyter nbconvert --to notebook --execute --inplace \
-		--ExecutePreprocessor.timeout=1200 0[1-9]_*.ipynb
+outputs: $(STAMP)  ## execute the committed notebooks in place, with the tests' thread count (utils.runtime.REFERENCE_THREADS; on an idle machine: the outputs keep the training times)
+	cd notebooks && BACKDOOR_LAB_THREADS=$$(../$(PYTHON) -c 'from utils.runtime import REFERENCE_THREADS; print(REFERENCE_THREADS)') \
+		../$(PYTHON) -m jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=1200 0[1-9]_*.ipynb
 
 bench: $(STAMP)  ## speed against the classic PyTorch MNIST recipe; training on a shared machine; sign data and retrain budgets; time and memory per notebook; a sweep on Dask against a local one; claims and the defense matrix over seeds
 	$(PYTHON) benchmarks/clean_training.py
