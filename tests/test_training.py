@@ -89,6 +89,26 @@ def test_threads_follow_the_cores_that_other_processes_leave_free(monkeypatch):
     runtime.configure_threads()
 
 
+def _pgd_on_a_small_model():
+    from utils.attacks.label_consistent import pgd_perturb
+    pgd_perturb(SmallCNN(), torch.zeros(4, 1, 28, 28, dtype=torch.uint8), torch.zeros(4, dtype=torch.long), 0.1, 2, 0.05)
+
+
+def _synthetic_signs_rendered():
+    from utils.signs.synthetic import draw_scenes, render
+    render(draw_scenes(4, seed=0))
+
+
+@pytest.mark.parametrize("computation", [_pgd_on_a_small_model, _synthetic_signs_rendered])
+def test_pgd_and_sign_rendering_take_the_labs_thread_count_as_training_does(computation, monkeypatch):
+    monkeypatch.setattr(runtime, "usable_cpus", lambda: 1)   # what BACKDOOR_LAB_THREADS=1 or a one-core quota gives
+    torch.set_num_threads(2)
+    computation()
+    assert torch.get_num_threads() == 1
+    monkeypatch.undo()
+    runtime.configure_threads()
+
+
 def test_the_load_is_measured_over_recent_windows_only(monkeypatch):
     samples = iter([(0.0, 0.0, 0.0), (0.1, 0.1, 0.1), (0.3, 0.5, 0.2), (5.0, 9.0, 0.3), (5.3, 9.3, 0.6)])
     monkeypatch.setattr(runtime, "_cpu_sample", lambda: next(samples))

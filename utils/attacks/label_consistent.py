@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data import ImageSet, check_pixels
+from ..runtime import configure_threads
 from ..training import TrainingConfig, to_model_input
 from ..triggers import PoisonedSet, Trigger, apply_trigger, is_fraction
 from .base import Attack, check_share, check_target, pick_from_class, train_clean
@@ -50,6 +51,8 @@ def _pgd_batch(model, images, labels, budget, steps, step_size):
     original = to_model_input(images)
     x = original.clone()
     for _ in range(steps):
+        if x.device.type == "cpu":
+            configure_threads()   # follows the machine's load, as training does
         x.requires_grad_(True)
         loss = F.cross_entropy(model(x), labels)
         gradient, = torch.autograd.grad(loss, x)

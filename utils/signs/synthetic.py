@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
+from ..runtime import configure_threads
 from .classes import SYNTHETIC_CLASSES
 from .sticker import Sticker
 
@@ -90,6 +91,7 @@ def render(scene: Scene, sticker: Sticker | None = None, chunk: int = CHUNK) -> 
         raise ValueError(f"the generator draws classes {SYNTHETIC_CLASSES}, not {sorted(unknown)}")
     out = []
     for start in range(0, len(scene.labels), chunk):
+        configure_threads()   # follows the machine's load, as training does
         part = Scene(*(field[start:start + chunk] for field in scene))
         rows = torch.tensor([index_of[label] for label in part.labels.tolist()])
         out.append(_render_chunk(part, templates[rows], on_image))
