@@ -11,8 +11,8 @@ STUDENT := student
 # Installed at the versions binder/requirements.txt pins (those the tests passed with), so
 # that the tests here and a Binder build run the same packages. A current pip unpacks them
 # faster than the one venv brings; the bytecode that every process imports is compiled
-# afterwards on all cores (pip compiles on one). Only a test file of PyTorch's, written for
-# a newer Python, fails to compile: hence `|| true`.
+# afterwards on all cores (pip compiles on one). Of what it installs, only a test file of
+# PyTorch's, written for a newer Python, failed to compile here: hence `|| true`.
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml binder/requirements.txt
 	python3 -m venv --upgrade-deps $(VENV)
 	grep -v '^-' binder/requirements.txt > $(VENV)/tested-versions.txt

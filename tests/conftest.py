@@ -28,8 +28,8 @@ REUSING_FIXTURES = {"lab_backdoor", "sign_models"}          # fixtures that load
 
 def rank(item) -> int:
     """When a test starts: 0 the notebooks and their claims, in order (notebook 02 trains the
-    backdoored model before 03 asks for it), 1 Binder's build (the longest test), 2 the tests
-    reusing the notebooks' models, 3 the unit tests (short: they fill the gaps at the end)."""
+    backdoored model before 03 asks for it), 1 Binder's build (one of the longest tests),
+    2 the tests reusing the notebooks' models, 3 the unit tests (short: they fill the gaps at the end)."""
     if item.path.suffix == ".ipynb" or item.path.name == "test_claims.py":
         return 0
     if item.name == BINDER_TEST:
