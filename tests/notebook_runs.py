@@ -17,7 +17,7 @@ from pathlib import Path
 
 from utils.experiments import RESULTS_DIR_VARIABLE
 
-CELL_LIMIT = 600   # seconds; the slowest cell, notebook 06's matrix from an empty cache, took 127 in a fresh test run (one thread per process)
+CELL_LIMIT = 600   # seconds; the slowest cell, notebook 06's matrix from an empty cache, took 125-149 in fresh test runs (one thread per process)
 
 
 def run_papermill(notebook: Path, executed: Path, *options: str, cwd: Path | None = None,

@@ -2,9 +2,11 @@ import pytest
 import torch
 
 from utils import runtime
+from utils.attacks.label_consistent import pgd_perturb
 from utils.data import ImageSet
 from utils.experiments import AttackConfig, train_model
 from utils.models import SmallCNN
+from utils.signs.synthetic import draw_scenes, render
 from utils.training import History, TrainingConfig, fit, predict
 
 
@@ -90,12 +92,10 @@ def test_threads_follow_the_cores_that_other_processes_leave_free(monkeypatch):
 
 
 def _pgd_on_a_small_model():
-    from utils.attacks.label_consistent import pgd_perturb
     pgd_perturb(SmallCNN(), torch.zeros(4, 1, 28, 28, dtype=torch.uint8), torch.zeros(4, dtype=torch.long), 0.1, 2, 0.05)
 
 
 def _synthetic_signs_rendered():
-    from utils.signs.synthetic import draw_scenes, render
     render(draw_scenes(4, seed=0))
 
 
