@@ -34,17 +34,20 @@ def top_level(path: Path) -> list[Requirement]:
 
 
 def closure(requirements: list[Requirement]) -> dict[str, str]:
-    """{canonical name: installed version} of the requirements and, recursively, what they need here."""
-    pinned, todo = {}, list(requirements)
+    """{canonical name: installed version} of the requirements and, recursively, what they need here,
+    with the extras they ask for (jupyter-events asks for jsonschema[format-nongpl])."""
+    pinned, followed = {}, set()
+    todo = [(requirement, "") for requirement in requirements]   # (requirement, the extra it was asked for under)
     while todo:
-        requirement = todo.pop()
+        requirement, extra = todo.pop()
         name = canonicalize_name(requirement.name)
-        if name in pinned or name.startswith(CUDA_ONLY) or \
-                (requirement.marker and not requirement.marker.evaluate({"extra": ""})):
+        if name.startswith(CUDA_ONLY) or (requirement.marker and not requirement.marker.evaluate({"extra": extra})):
             continue
-        distribution = metadata.distribution(name)
-        pinned[name] = distribution.version
-        todo.extend(Requirement(text) for text in distribution.requires or [])
+        for wanted in {"", *requirement.extras} - {done for known, done in followed if known == name}:
+            followed.add((name, wanted))
+            distribution = metadata.distribution(name)
+            pinned[name] = distribution.version
+            todo.extend((Requirement(text), wanted) for text in distribution.requires or [])
     return pinned
 
 
