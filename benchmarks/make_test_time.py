@@ -2,13 +2,13 @@
 reference commit timed by the same script on the same machine.
 
 A 2-core machine's speed drifts by up to a fifth from hour to hour, so one time alone says
-little; the ratio to a reference run between the same runs drifts far less. Each commit is
+little; a reference timed between the same runs shares the hour's speed. Each commit is
 cloned into a temporary folder, where `make test` runs twice: from nothing (install, every
 model trained), then again (the .venv and the model cache kept). The fresh runs go reference
 first, the warm runs this commit first, so that a steady drift favours neither. The clones
 take the committed files: commit what you want timed. Nothing else may run meanwhile.
 
-    python3 benchmarks/make_test_time.py [--reference COMMIT]     # about 45 minutes on 2 cores
+    python3 benchmarks/make_test_time.py [--reference COMMIT]     # 30 to 40 minutes on 2 cores
 
 Prints each run's time and test summary, then the ratios; the last line is JSON.
 """
@@ -26,8 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# The last commit before the test suite was made faster: on a 2-core machine its `make test`
-# took 15.4 minutes from a fresh clone (with Chromium to install) and 7.9 minutes warm.
+# The last commit before the test suite was made faster (notebooks 00-05, 272 tests).
 REFERENCE = "ee102bc"
 RUN_LIMIT = 45 * 60   # seconds; a run still going then is stopped and reported as such
 
