@@ -6,6 +6,7 @@ proves that binder/requirements.txt resolves, that postBuild succeeds in a clean
 of the repository, and that a notebook then runs there.
 """
 
+import importlib.util
 import json
 import re
 import shutil
@@ -56,6 +57,16 @@ def test_binder_pins_every_package_of_requirements_txt_within_its_range_with_cpu
         assert name in pins, f"{name} is in requirements.txt but not pinned in binder/requirements.txt"
         assert wanted.specifier.contains(pins[name]), f"binder pins {name}=={pins[name]}, outside {wanted.specifier}"
     assert not [name for name in pins if name.startswith(("nvidia-", "cuda-", "triton"))]   # the CPU build needs none
+
+
+def test_make_pins_follows_the_extras_a_package_asks_for():
+    spec = importlib.util.spec_from_file_location("pin_versions", BINDER / "pin_versions.py")
+    pin_versions = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pin_versions)
+    plain = pin_versions.closure([Requirement("jsonschema")])
+    with_extra = pin_versions.closure([Requirement("jsonschema[format-nongpl]")])   # as jupyter-events asks for it
+    assert set(plain) < set(with_extra) and {"uri-template", "webcolors"} <= set(with_extra)
+    assert {"uri-template", "webcolors"} <= set(binder_pins())
 
 
 def test_post_build_is_an_executable_bash_script():
