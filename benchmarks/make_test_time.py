@@ -10,7 +10,8 @@ take the committed files: commit what you want timed. Nothing else may run meanw
 
     python3 benchmarks/make_test_time.py [--reference COMMIT]     # 30 to 40 minutes on 2 cores
 
-Prints each run's time and test summary, then the ratios; the last line is JSON.
+Prints each run's time, the CPU time its processes used (and so how many of the cores were busy on
+average) and its test summary, then the ratios; the last line is JSON.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -41,25 +43,33 @@ def clone(commit: str, folder: Path) -> Path:
     return folder
 
 
+def children_cpu_seconds() -> float:
+    """User and system CPU time of the finished processes this one waited for, and of theirs."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def make_test(folder: Path, log: Path) -> dict:
     """Time `make test` in `folder` as CI runs it (the browser tests may not skip); its log goes to `log`."""
     environment = {name: value for name, value in os.environ.items() if name not in ("VIRTUAL_ENV", "PYTHONPATH")}
     environment["BACKDOOR_LAB_REQUIRE_BROWSER"] = "1"
-    start = time.monotonic()
+    start, cpu_start = time.monotonic(), children_cpu_seconds()
     with open(log, "w") as output:
         try:
             code = subprocess.run(["make", "test"], cwd=folder, env=environment, stdout=output,
                                   stderr=subprocess.STDOUT, timeout=RUN_LIMIT).returncode
         except subprocess.TimeoutExpired:
             code = None
-    seconds = time.monotonic() - start
+    seconds, cpu_seconds = time.monotonic() - start, children_cpu_seconds() - cpu_start
     summaries = re.findall(r"=+ (\d+ (?:passed|failed).*?) in [\d.]+s", log.read_text())
-    return {"seconds": round(seconds, 1), "exit_code": code, "tests": summaries[-1] if summaries else "no summary"}
+    return {"seconds": round(seconds, 1), "cpu_seconds": round(cpu_seconds, 1), "exit_code": code,
+            "tests": summaries[-1] if summaries else "no summary"}
 
 
 def report(name: str, run: dict) -> None:
     status = "stopped at the limit" if run["exit_code"] is None else f"exit {run['exit_code']}"
-    print(f"{name:28s} {run['seconds'] / 60:6.2f} min   {status}, {run['tests']}", flush=True)
+    print(f"{name:28s} {run['seconds'] / 60:6.2f} min, {run['cpu_seconds'] / 60:6.2f} CPU-min "
+          f"({run['cpu_seconds'] / run['seconds']:.2f} cores busy)   {status}, {run['tests']}", flush=True)
 
 
 def main() -> None:
@@ -78,7 +88,9 @@ def main() -> None:
     figures = {"commit": commits["this commit"], "reference": commits["reference"]}
     for stage in ("fresh", "warm"):
         ours, theirs = runs["this commit", stage]["seconds"], runs["reference", stage]["seconds"]
-        figures.update({f"{stage}_seconds": ours, f"reference_{stage}_seconds": theirs, f"{stage}_ratio": round(ours / theirs, 3)})
+        figures.update({f"{stage}_seconds": ours, f"reference_{stage}_seconds": theirs, f"{stage}_ratio": round(ours / theirs, 3),
+                        f"{stage}_cpu_seconds": runs["this commit", stage]["cpu_seconds"],
+                        f"reference_{stage}_cpu_seconds": runs["reference", stage]["cpu_seconds"]})
         print(f"{stage}: this commit takes {ours / theirs:.2f}x the reference's time")
     figures["all_passed"] = all(run["exit_code"] == 0 for run in runs.values())
     if not arguments.keep:
