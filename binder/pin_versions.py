@@ -36,18 +36,20 @@ def top_level(path: Path) -> list[Requirement]:
 def closure(requirements: list[Requirement]) -> dict[str, str]:
     """{canonical name: installed version} of the requirements and, recursively, what they need here,
     with the extras they ask for (jupyter-events asks for jsonschema[format-nongpl])."""
-    pinned, followed = {}, set()
+    pinned, followed = {}, {}   # followed: {name: the extras whose requirements are queued already ("" for the plain ones)}
     todo = [(requirement, "") for requirement in requirements]   # (requirement, the extra it was asked for under)
     while todo:
         requirement, extra = todo.pop()
         name = canonicalize_name(requirement.name)
         if name.startswith(CUDA_ONLY) or (requirement.marker and not requirement.marker.evaluate({"extra": extra})):
             continue
-        for wanted in {"", *requirement.extras} - {done for known, done in followed if known == name}:
-            followed.add((name, wanted))
-            distribution = metadata.distribution(name)
-            pinned[name] = distribution.version
-            todo.extend((Requirement(text), wanted) for text in distribution.requires or [])
+        new_extras = {"", *requirement.extras} - followed.setdefault(name, set())
+        if not new_extras:
+            continue
+        followed[name] |= new_extras
+        distribution = metadata.distribution(name)
+        pinned[name] = distribution.version
+        todo.extend((Requirement(text), wanted) for wanted in new_extras for text in distribution.requires or [])
     return pinned
 
 
