@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import json
 import os
 from dataclasses import asdict, dataclass, field, replace
@@ -131,14 +129,7 @@ def cache_key(config: AttackConfig) -> str:
     """A name for a trained model: its configuration, the code that trains it, torch's version."""
     if config.poison_rate == 0:  # trigger and target do not matter without poison
         config = replace(config, trigger=Trigger(), target_label=8, include_target_class=True)
-    return model_key(asdict(config), (models, training, triggers))
-
-
-def model_key(description: dict, modules: tuple) -> str:
-    """A short hash of a model's description, the source of `modules` and torch's version."""
-    code = "".join(inspect.getsource(module) for module in modules)
-    text = json.dumps([description, torch.__version__, code], sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+    return cache.fingerprint(asdict(config), models, training, triggers)
 
 
 RESULTS_DIR_VARIABLE = "BACKDOOR_LAB_RESULTS_DIR"

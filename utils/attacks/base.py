@@ -17,7 +17,7 @@ import torch
 from .. import cache, models, training, triggers
 from ..cache import exclusive, load_record, save_atomically
 from ..data import ImageSet
-from ..experiments import AttackConfig, TrainedModel, model_key, train_cached, train_model
+from ..experiments import AttackConfig, TrainedModel, train_cached, train_model
 from ..metrics import accuracy, attack_success_rate, robust_accuracy
 from ..models import SmallCNN
 from ..training import TrainingConfig, predict
@@ -48,7 +48,7 @@ class Attack(ABC):
     def cache_key(self, training_config: TrainingConfig) -> str:
         """A name for the model this attack and training make (and for its poisoned set)."""
         description = {"attack": type(self).__name__, **asdict(self), "training": asdict(training_config)}
-        return model_key(description, (models, training, triggers, sys.modules[type(self).__module__]))
+        return cache.fingerprint(description, models, training, triggers, sys.modules[type(self).__module__])
 
 
 def check_target(target_label: int, num_classes: int = 10) -> None:

@@ -15,7 +15,7 @@ import torch
 
 from .. import models, training, triggers
 from .. import cache
-from ..experiments import TrainedModel, model_key, train_cached
+from ..experiments import TrainedModel, train_cached
 from ..metrics import accuracy
 from ..models import SmallCNN
 from ..training import TrainingConfig, predict
@@ -91,7 +91,7 @@ def sign_model_path(config: SignAttackConfig) -> Path:
     """Where the trained model of `config` is (or will be) stored."""
     if config.poison_rate == 0:
         config = config.clean()
-    key = model_key(asdict(config), (models, training, triggers, classes, sticker_module, synthetic))
+    key = cache.fingerprint(asdict(config), models, training, triggers, classes, sticker_module, synthetic)
     return cache.CACHE_DIR / f"signs-{key}.pt"
 
 

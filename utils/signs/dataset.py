@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -11,7 +9,7 @@ from typing import NamedTuple
 
 import torch
 
-from ..cache import exclusive, load_record, save_atomically
+from ..cache import exclusive, fingerprint, load_record, save_atomically
 from . import classes, sticker as sticker_module, synthetic
 from .sticker import Sticker
 from .synthetic import Scene, draw_scenes, render, sign_boxes
@@ -61,7 +59,7 @@ def synthetic_signs(count: int, seed: int) -> SignSet:
 
 @lru_cache(maxsize=4)
 def _synthetic_signs(count: int, seed: int) -> SignSet:
-    path = SIGNS_CACHE / f"synthetic-{count}-{seed}-{_code_version()}.pt"
+    path = SIGNS_CACHE / f"synthetic-{count}-{seed}-{fingerprint(classes, sticker_module, synthetic)}.pt"
     with exclusive(path):
         saved = load_record(path, check=lambda record: Scene(**record["scene"]))
         if saved is not None:
@@ -71,11 +69,6 @@ def _synthetic_signs(count: int, seed: int) -> SignSet:
         signs = SignSet(render(scene), scene.labels, sign_boxes(scene), scene)
         save_atomically({"images": signs.images, "boxes": signs.boxes, "scene": scene._asdict()}, path)
         return signs
-
-
-def _code_version() -> str:
-    code = "".join(inspect.getsource(m) for m in (classes, sticker_module, synthetic)) + torch.__version__
-    return hashlib.sha256(code.encode()).hexdigest()[:16]
 
 
 def apply_sticker(signs: SignSet, sticker: Sticker) -> torch.Tensor:
