@@ -1,7 +1,7 @@
 """Install the packages pip resolved, in several pip processes at once.
 
-pip unpacks one wheel after another on one core; PyTorch and the CUDA libraries it
-depends on are about 5 GB unpacked. This script reads pip's installation report (from
+pip unpacks one wheel after another on one core, and the lab's environment holds about
+6 GB, PyTorch and the CUDA libraries it depends on above all. This script reads pip's installation report (from
 `pip install --dry-run --report FILE`), splits the packages it lists into groups of about
 the same size and installs each group with its own `pip install --no-deps`, all at once.
 Nothing is resolved again: every package is installed at the version in the report.
