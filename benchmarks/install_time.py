@@ -52,6 +52,7 @@ def parallel(python: Path) -> None:
 
 
 def gigabytes(folder: Path) -> float:
+    """The size of the files under `folder`, in GB."""
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file() and not path.is_symlink()) / 1e9
 
 
@@ -70,8 +71,10 @@ def timed(install, work: Path) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2, help="turns of each way (default 2)")
     rounds = parser.parse_args().rounds
+    if rounds < 1:
+        parser.error(f"--rounds must be at least 1, got {rounds}")
     times = {"one_pip_seconds": [], "parallel_seconds": []}
     with tempfile.TemporaryDirectory(prefix="install-time-") as work:
         for round_number in range(1, rounds + 1):

@@ -24,6 +24,12 @@ def test_wheels_on_disk_are_weighed_and_downloads_are_not(tmp_path):
     assert parallel_install.packages(report) == [("big-pkg==1.0", 300), ("small==2.0", None)]
 
 
+def test_a_package_asked_for_by_its_address_is_installed_from_there():
+    url = "https://example.org/wheels/tool-0.1-py3-none-any.whl"
+    report = {"install": [{**entry("tool", "0.1", url), "is_direct": True}]}
+    assert parallel_install.packages(report) == [(f"tool @ {url}", None)]
+
+
 def test_groups_have_about_the_same_size_and_hold_every_package_once():
     listed = [("a==1", 500), ("b==1", 400), ("c==1", 300), ("d==1", 200), ("e==1", 100), ("f==1", None)]
     groups = parallel_install.split(listed, 2)

@@ -1,10 +1,11 @@
 """Install the packages pip resolved, in several pip processes at once.
 
 pip unpacks one wheel after another on one core, and the lab's environment holds about
-6 GB, PyTorch and the CUDA libraries it depends on above all. This script reads pip's installation report (from
-`pip install --dry-run --report FILE`), splits the packages it lists into groups of about
-the same size and installs each group with its own `pip install --no-deps`, all at once.
-Nothing is resolved again: every package is installed at the version in the report.
+6 GB, PyTorch and the CUDA libraries it depends on above all. This script reads pip's
+installation report (from `pip install --dry-run --report FILE`), splits the packages it
+lists into groups of about the same size and installs each group with its own
+`pip install --no-deps`, all at once. Nothing is resolved again: every package is
+installed at the version (or from the address) in the report.
 
     python tools/parallel_install.py REPORT [--processes N] [--quiet]
 """
@@ -23,13 +24,17 @@ from pathlib import Path
 
 
 def packages(report: dict) -> list[tuple[str, int | None]]:
-    """(name==version, size of the wheel in bytes, or None when it is downloaded) for each package to install."""
+    """(requirement, size of the wheel in bytes, or None when it is downloaded) for each package to install.
+
+    The requirement is name==version, or name @ address for a package asked for by its address.
+    """
     listed = []
     for item in report["install"]:
-        url = item["download_info"]["url"]
+        url, name = item["download_info"]["url"], item["metadata"]["name"]
         path = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path)) if url.startswith("file:") else None
         size = path.stat().st_size if path and path.is_file() else None
-        listed.append((f"{item['metadata']['name']}=={item['metadata']['version']}", size))
+        requirement = f"{name} @ {url}" if item.get("is_direct") else f"{name}=={item['metadata']['version']}"
+        listed.append((requirement, size))
     return listed
 
 
