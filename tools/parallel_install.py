@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.processes < 1:
         parser.error(f"--processes must be at least 1, got {arguments.processes}")
     listed = packages(json.loads(arguments.report.read_text()))
-    return install(split(listed, arguments.processes), arguments.quiet) if listed else 0
+    return install(split(listed, arguments.processes), arguments.quiet)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .. import models, training, triggers
-from .. import cache
+from .. import cache, models, training, triggers
 from ..experiments import TrainedModel, train_cached
 from ..metrics import accuracy
 from ..models import SmallCNN
