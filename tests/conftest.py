@@ -10,7 +10,8 @@ import pytest
 from xdist.scheduler import LoadScopeScheduling
 
 from utils.data import ImageSet, load_mnist
-from utils.experiments import RESULTS_DIR_VARIABLE
+from utils.defenses.reserve import clean_reserve
+from utils.experiments import RESULTS_DIR_VARIABLE, AttackConfig, poison_for, train_model
 from utils.runtime import use_reference_threads
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -99,6 +100,20 @@ def mnist_test():
 def small_train(mnist_train):
     """The first 2,000 training images: enough to train a model that tests the machinery, in a second."""
     return ImageSet(mnist_train.images[:2000], mnist_train.labels[:2000])
+
+
+@pytest.fixture(scope="session")
+def lab_backdoor(mnist_train):
+    """The models and poisoned set of notebooks 02, 03 and 05 (from the model cache when there)."""
+    config = AttackConfig()
+    poisoned = poison_for(config, mnist_train)
+    return {
+        "config": config,
+        "poisoned": poisoned,
+        "backdoored": train_model(config, mnist_train, progress=False).model,
+        "clean": train_model(config.clean(), mnist_train, progress=False).model,
+        "reserve": clean_reserve(mnist_train, poisoned.indices, 6000),
+    }
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ def test_another_seed_gives_other_weights(small_train):
     a, b = SmallCNN(seed=1), SmallCNN(seed=2)
     fit(a, small_train, TrainingConfig(epochs=1, seed=1), progress=False)
     fit(b, small_train, TrainingConfig(epochs=1, seed=2), progress=False)
-    assert not torch.equal(a.classifier[-1].weight, b.classifier[-1].weight)
+    assert not torch.equal(a.output.weight, b.output.weight)
 
 
 def test_history_records_every_epoch_and_batch(small_train, mnist_test):

@@ -26,6 +26,10 @@ class SmallCNN(nn.Module):
     The first convolution is padded so that a trigger near the border is seen as well
     as one in the middle. Inputs are float pixels in [0, 1], shape [N, C, H, W]; `seed`
     fixes the initial weights (None draws them from torch's global generator).
+
+    forward() runs the four registered blocks in order, standardize -> features ->
+    hidden -> output, so a toolkit that hooks a block by name (IBM ART's
+    PyTorchClassifier.get_activations(x, "hidden")) sees what the lab's defenses see.
     """
 
     def __init__(self, in_channels: int = 1, image_size: int = 28, num_classes: int = 10,
@@ -42,18 +46,17 @@ class SmallCNN(nn.Module):
                 nn.Conv2d(in_channels, c1, kernel_size=5, padding=2), nn.MaxPool2d(2), nn.ReLU(),
                 nn.Conv2d(c1, c2, kernel_size=3, padding=1), nn.MaxPool2d(2), nn.ReLU(),
             )
-            self.classifier = nn.Sequential(
-                nn.Flatten(),
-                nn.Linear(c2 * (image_size // 4) ** 2, hidden), nn.ReLU(),
-                nn.Linear(hidden, num_classes),
+            self.hidden = nn.Sequential(
+                nn.Flatten(), nn.Linear(c2 * (image_size // 4) ** 2, hidden), nn.ReLU(),
             )
+            self.output = nn.Linear(hidden, num_classes)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """The penultimate-layer activations (what the last linear layer sees)."""
-        return self.classifier[:-1](self.features(self.standardize(x)))
+        return self.hidden(self.features(self.standardize(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier[-1](self.embed(x))
+        return self.output(self.embed(x))
 
 
 def count_parameters(model: nn.Module) -> int:
