@@ -1,12 +1,14 @@
-"""Whitened spectral signatures, after the idea of SPECTRE (Hayase et al., 2021).
+"""Spectral signatures whitened with clean data: SPECTRE's idea, with the defender's clean reserve.
 
 Plain spectral signatures look for the poison along the direction in which a class's
 activations vary most. When the poisoned samples are few, or their offset lies along
 directions where clean samples also vary a lot, that direction belongs to the clean
 samples and the poison stays hidden. Whitening first, with the covariance of clean
 samples of that class, gives every clean direction the same spread; what is left
-standing out is what the clean samples do not do. SPECTRE estimates that covariance
-robustly from the poisoned data itself; here the defender's clean reserve gives it.
+standing out is what the clean samples do not do. SPECTRE (Hayase et al., 2021; the
+module spectre) estimates that covariance robustly from the training data itself; this
+shortcut takes it from the defender's clean reserve instead, and scores along the top
+singular vector as plain spectral signatures do.
 """
 
 from __future__ import annotations
