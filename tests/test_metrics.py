@@ -35,3 +35,17 @@ def test_success_rate_per_class_is_nan_for_a_class_with_no_samples():
 def test_lengths_must_match():
     with pytest.raises(ValueError, match="3 predictions for 2 labels"):
         metrics.accuracy(torch.zeros(3, dtype=torch.long), torch.zeros(2, dtype=torch.long))
+
+
+def figures(accuracy, asr):
+    return {"clean_accuracy": accuracy, "attack_success_rate": asr}
+
+
+def test_der_matches_backdoorbench_hand_computed_cases():
+    # FT-SAM's Table 1 (Zhu et al., 2023): fine-tuning against BadNets, 91.82/93.79 -> 90.29/1.70
+    assert metrics.defense_effectiveness_rate(figures(0.9182, 0.9379), figures(0.9029, 0.0170)) == \
+        pytest.approx((0.9209 - 0.0153 + 1) / 2)
+    assert metrics.defense_effectiveness_rate(figures(0.99, 1.0), figures(0.99, 0.0)) == 1.0
+    assert metrics.defense_effectiveness_rate(figures(1.0, 0.5), figures(0.0, 0.5)) == 0.0
+    # a repair that raises ASR or accuracy is not charged nor credited for it: DER stays 0.5
+    assert metrics.defense_effectiveness_rate(figures(0.95, 0.2), figures(0.97, 0.3)) == 0.5

@@ -68,6 +68,17 @@ def detection_scores(flagged: torch.Tensor, poisoned_indices: torch.Tensor) -> d
     }
 
 
+def defense_effectiveness_rate(before: dict, after: dict) -> float:
+    """BackdoorBench's DER of a repair, from two evaluate_attack dicts: in [0, 1], 0.5 = no change.
+
+    DER = (max(0, drop in ASR) - max(0, drop in clean accuracy) + 1) / 2 (Zhu et al., 2023,
+    as in BackdoorBench's utils/metric.py): 1 takes the ASR from 100% to 0 at no cost.
+    """
+    asr_drop = before["attack_success_rate"] - after["attack_success_rate"]
+    accuracy_drop = before["clean_accuracy"] - after["clean_accuracy"]
+    return (max(0.0, asr_drop) - max(0.0, accuracy_drop) + 1) / 2
+
+
 def _check_same_length(a: torch.Tensor, b: torch.Tensor) -> None:
     if len(a) != len(b):
         raise ValueError(f"got {len(a)} predictions for {len(b)} labels")
