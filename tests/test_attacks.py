@@ -78,13 +78,25 @@ def test_sig_poisons_only_the_target_class_and_keeps_every_label():
 
 
 def test_sig_clips_at_black_and_white():
-    stamped = SIG(delta=255).stamp(torch.tensor([0, 255], dtype=torch.uint8).view(2, 1, 1, 1).expand(2, 1, 1, 28).contiguous())
+    stamped = SIG(delta=255, test_delta=None).stamp(
+        torch.tensor([0, 255], dtype=torch.uint8).view(2, 1, 1, 1).expand(2, 1, 1, 28).contiguous())
     assert stamped.min() == 0 and stamped.max() == 255
+
+
+def test_sig_trains_with_its_amplitude_and_attacks_with_the_test_amplitude():
+    data = small_set()
+    attack = SIG(share=0.5, delta=30, test_delta=90)
+    poisoned = attack.poison(data, seed=0)
+    changed = poisoned.images[poisoned.indices].float() - data.images[poisoned.indices].float()
+    stamped = attack.stamp(torch.full((1, 1, 28, 28), 128, dtype=torch.uint8)).float() - 128
+    assert changed.abs().max() <= 30 and 88 <= stamped.abs().max() <= 90
+    assert torch.equal(SIG(delta=30, test_delta=None).stamp(data.images), attack.add_signal(data.images, 30))
 
 
 @pytest.mark.parametrize("settings, message", [
     ({"share": 0}, "share of the target class"), ({"share": 1.5}, "share of the target class"),
-    ({"delta": 0}, "delta"), ({"delta": 300}, "delta"), ({"frequency": -1}, "frequency"), ({"target_label": 10}, "target label"),
+    ({"delta": 0}, "delta"), ({"delta": 300}, "delta"), ({"test_delta": 0}, r"test_delta .* or None"),
+    ({"frequency": -1}, "frequency"), ({"target_label": 10}, "target label"),
 ])
 def test_sig_settings_are_checked(settings, message):
     with pytest.raises(ValueError, match=message):

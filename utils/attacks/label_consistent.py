@@ -71,7 +71,7 @@ class LabelConsistent(Attack):
     is stamped on the unperturbed images: the comparison that shows what PGD is for.
     """
 
-    share: float = 0.5
+    share: float = 0.1
     epsilon: float = 0.2
     steps: int = 20
     trigger: Trigger = CORNER_TRIGGER

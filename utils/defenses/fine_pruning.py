@@ -76,7 +76,7 @@ def fine_tune(model: nn.Module, clean: ImageSet, config: TrainingConfig = Traini
     return tuned
 
 
-def fine_prune(model: nn.Module, clean: ImageSet, fraction: float = 0.3, unit: str = "neuron") -> nn.Module:
+def fine_prune(model: nn.Module, clean: ImageSet, fraction: float = 0.5, unit: str = "neuron") -> nn.Module:
     """Liu et al.'s repair in one call: prune the `fraction` most dormant units on `clean`, then fine-tune on it."""
     return fine_tune(prune_dormant(model, last_conv_activations(model, clean.images), fraction, unit), clean)
 

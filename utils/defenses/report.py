@@ -14,7 +14,7 @@ from .strip import held_out_rates
 
 
 def defense_report(config: AttackConfig, train: ImageSet, test: ImageSet, reserve_size: int = 6000,
-                   cleanse_images: int = 2000, strip_inputs: int = 2000, prune_fraction: float = 0.3) -> dict:
+                   cleanse_images: int = 2000, strip_inputs: int = 2000, prune_fraction: float = 0.5) -> dict:
     """Activation clustering, Neural Cleanse (backdoored and clean model), STRIP and fine-pruning, as notebook 05 runs them."""
     seed, target = config.training.seed, config.target_label
     poisoned = poison_for(config, train)
