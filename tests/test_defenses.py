@@ -9,13 +9,14 @@ from torch import nn
 from utils.attacks import BadNets, evaluate_attack
 from utils.data import ImageSet
 from utils.defenses.activations import activation_clustering, penultimate_activations, spectral_signatures, two_means
-from utils.defenses.matrix import verdict
-from utils.defenses.fine_pruning import fine_tune, last_conv_activations, prune_dormant, pruning_curves
+from utils.defenses.matrix import false_alarm, near_threshold, verdict
+from utils.defenses.fine_pruning import fine_prune, fine_tune, last_conv_activations, prune_dormant, pruning_curves
 from utils.defenses.neural_cleanse import _steer_cost, anomaly_index, reverse_engineer_triggers
 from utils.defenses.reserve import clean_reserve
-from utils.defenses.spectre import whitened_spectral_signatures
+from utils.defenses.spectre import robust_covariance, spectre
+from utils.defenses.whitened_spectral import whitened_spectral_signatures
 from utils.defenses.strip import average, false_acceptance, rejection_threshold, strip_entropy, superimpose
-from utils.experiments import AttackConfig, evaluate, poison_for, train_model
+from utils.experiments import evaluate
 from utils.metrics import detection_scores
 from utils.models import SmallCNN
 from utils.training import TrainingConfig
@@ -242,21 +243,7 @@ def test_fine_tuning_keeps_pruned_neurons_silent(small_train):
     tuned = fine_tune(pruned, small_train, TrainingConfig(epochs=1, batch_size=128, learning_rate=0.003))
     silenced = pruned.features[-1].keep[0] == 0
     assert last_conv_activations(tuned, small_train.images)[silenced].abs().max() == 0
-    assert not torch.equal(tuned.classifier[-1].weight, pruned.classifier[-1].weight)
-
-
-@pytest.fixture(scope="module")
-def lab_backdoor(mnist_train):
-    """The models and poisoned set of notebooks 02, 03 and 05 (from the model cache when there)."""
-    config = AttackConfig()
-    poisoned = poison_for(config, mnist_train)
-    return {
-        "config": config,
-        "poisoned": poisoned,
-        "backdoored": train_model(config, mnist_train, progress=False).model,
-        "clean": train_model(config.clean(), mnist_train, progress=False).model,
-        "reserve": clean_reserve(mnist_train, poisoned.indices, 6000),
-    }
+    assert not torch.equal(tuned.output.weight, pruned.output.weight)
 
 
 def test_on_the_lab_backdoor_activation_clustering_finds_the_poison(lab_backdoor):
@@ -268,7 +255,7 @@ def test_on_the_lab_backdoor_activation_clustering_finds_the_poison(lab_backdoor
 def test_on_the_lab_backdoor_fine_pruning_removes_it_at_little_cost(lab_backdoor, mnist_test):
     model, reserve = lab_backdoor["backdoored"], lab_backdoor["reserve"]
     before = evaluate(model, mnist_test)
-    repaired = evaluate(fine_tune(prune_dormant(model, last_conv_activations(model, reserve.images), 0.3), reserve), mnist_test)
+    repaired = evaluate(fine_prune(model, reserve), mnist_test)   # half the neurons, then fine-tuning
     assert repaired["attack_success_rate"] < 0.1
     assert repaired["clean_accuracy"] >= before["clean_accuracy"] - 0.01
 
@@ -281,24 +268,26 @@ def test_on_the_lab_backdoor_strip_separates_triggered_inputs(lab_backdoor, mnis
     assert false_acceptance(triggered, rejection_threshold(clean, 0.01)) < 0.2
 
 
-def test_strip_panel_moves_the_threshold_with_the_slider():
-    panel = StripPanel(torch.linspace(0.5, 1.5, 100), torch.linspace(0.0, 0.6, 100))
-    strict, histogram = panel.false_acceptance, panel.histogram.value
-    assert bytes(histogram).startswith(b"\x89PNG") and not plt.get_fignums()   # drawn into the panel, no figure left open
-    panel.false_rejection.value = 0.2
-    assert panel.histogram.value != histogram                           # the threshold line moved
-    assert panel.threshold > 0.6 and panel.false_acceptance == 0 < strict
-    assert "20.0% of clean inputs" in panel.result.value
+def test_strip_panel_sets_the_threshold_on_calibration_and_measures_held_out_inputs():
+    calibration, held_out = torch.linspace(0.5, 1.5, 100), torch.linspace(0.45, 1.45, 100)
+    panel = StripPanel(calibration, held_out, torch.linspace(0.0, 0.6, 100))
+    strict, figure = panel.false_acceptance, panel.figure.value
+    assert bytes(figure).startswith(b"\x89PNG") and not plt.get_fignums()   # drawn into the panel, no figure left open
+    panel.goal.value = 0.2
+    assert panel.figure.value != figure                               # the threshold moved
+    assert panel.threshold == pytest.approx(0.7, abs=0.01) and panel.false_acceptance == 0 < strict
+    assert panel.false_rejection == pytest.approx(0.25)               # held out: 25 of 100 below 0.7, not the 20% aimed at
+    assert "rejects <b>25.0%</b> of the clean ones" in panel.result.value
 
 
 def test_pruning_panel_evaluates_each_setting_once(mnist_test):
     small = ImageSet(mnist_test.images[:500], mnist_test.labels[:500])
     model = SmallCNN(seed=0)
     panel = PruningPanel(model, last_conv_activations(model, small.images), small)
-    panel.fraction.value = 0.5
+    panel.fraction.value = 0.3
     panel.unit.value = "channel"
     panel.fraction.value = 0.3
-    assert set(panel.results) == {("neuron", 0.3), ("neuron", 0.5), ("channel", 0.5), ("channel", 0.3)}
+    assert set(panel.results) == {("neuron", 0.5), ("neuron", 0.3), ("channel", 0.3)}
     assert "30% of the channels pruned" in panel.result.value
 
 
@@ -324,10 +313,87 @@ def test_whitening_needs_more_reserve_samples_than_dimensions():
         whitened_spectral_signatures(activations, labels, torch.randn(20, 40), torch.zeros(20, dtype=torch.long))
 
 
-@pytest.mark.parametrize("defense, value, expected", [
-    ("activation_clustering", 0.95, "caught"), ("whitened_spectral", 0.6, "partly"), ("strip", 0.2, "missed"),
-    ("neural_cleanse", 2.1, "caught"), ("neural_cleanse", 1.9, "missed"),
-    ("fine_pruning", 0.05, "caught"), ("fine_pruning", 0.3, "partly"), ("fine_pruning", 0.9, "missed"),
+def shifted_cloud(count, poisoned, shift, dims=16, seed=0):
+    """A Gaussian cloud with unequal spreads (0.5 to 2), whose first `poisoned` points are moved
+    `shift` standard deviations along the first axis."""
+    generator = torch.Generator().manual_seed(seed)
+    cloud = torch.randn(count, dims, generator=generator) * torch.linspace(0.5, 2, dims)
+    cloud[:poisoned, 0] += shift * 0.5
+    return cloud
+
+
+def test_the_robust_filter_removes_the_outliers_and_recovers_the_clean_covariance():
+    cloud = shifted_cloud(4000, 200, shift=8).double()
+    centred = cloud - cloud.mean(0)
+    keep = robust_covariance(centred, poison_share=0.05, budget=400)
+    assert (~keep[:200]).float().mean() > 0.9 and keep[200:].float().mean() > 0.99   # outliers gone, clean kept
+    truth = torch.diag(torch.linspace(0.5, 2, 16).double() ** 2)
+    robust, empirical = torch.cov(centred[keep].T), torch.cov(centred.T)
+    error = lambda estimate: (torch.linalg.matrix_norm(estimate - truth, ord=2) / torch.linalg.matrix_norm(truth, ord=2))
+    assert error(robust) < 0.1 < error(empirical)
+
+
+def test_the_robust_filter_leaves_a_clean_cloud_alone():
+    cloud = shifted_cloud(4000, 0, shift=0).double()
+    assert robust_covariance(cloud - cloud.mean(0), poison_share=0.05, budget=400).all()
+
+
+def test_spectre_finds_poison_that_plain_spectral_signatures_miss():
+    """The poison sits apart along a direction of small clean spread: the top singular vector
+    follows the clean spread (the last axis, sd 2) and misses it; robust whitening does not."""
+    poisoned = torch.arange(150)
+    activations = torch.cat([shifted_cloud(3000, 150, shift=8), shifted_cloud(3000, 0, shift=0, seed=1)])
+    labels = torch.cat([torch.zeros(3000, dtype=torch.long), torch.ones(3000, dtype=torch.long)])
+    plain = detection_scores(spectral_signatures(activations, labels, poison_bound=0.05).flagged, poisoned)
+    result = spectre(activations, labels, poison_bound=0.05, dims=16)
+    assert plain["recall"] < 0.5
+    assert detection_scores(result.flagged, poisoned)["recall"] == 1.0
+    assert result.flagged.sum() == 2 * int(1.5 * 0.05 * 3000)         # the same share of every class
+
+
+def test_spectre_refuses_a_class_smaller_than_its_dimensions_and_a_bad_bound():
+    with pytest.raises(ValueError, match="label 0 has 10 samples; SPECTRE in 16 dimensions needs more than 16"):
+        spectre(torch.randn(10, 20), torch.zeros(10, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"poison_bound must be a fraction in \(0, 0.5\), got 0.5"):
+        spectre(torch.randn(100, 20), torch.zeros(100, dtype=torch.long), poison_bound=0.5)
+
+
+def column(defense, value, clean_accuracy=0.99, after=0.985):
+    return {defense: value, "clean_accuracy": clean_accuracy, "clean_accuracy_after_repair": {"fine_pruning": after}}
+
+
+QUIET_CONTROL = {"neural_cleanse": 1.5}
+NOISY_CONTROL = {"neural_cleanse": 3.2}   # a clean model with a label above 2, as seed 2's once had
+
+
+@pytest.mark.parametrize("defense, figures, control, expected", [
+    ("activation_clustering", column("activation_clustering", 0.95), QUIET_CONTROL, "caught"),
+    ("spectre", column("spectre", 0.6), QUIET_CONTROL, "partly"),
+    ("strip", column("strip", 0.2), QUIET_CONTROL, "missed"),
+    ("neural_cleanse", column("neural_cleanse", 2.1), QUIET_CONTROL, "caught"),
+    ("neural_cleanse", column("neural_cleanse", 2.9), NOISY_CONTROL, "like clean"),
+    ("neural_cleanse", column("neural_cleanse", 3.5), NOISY_CONTROL, "caught"),
+    ("neural_cleanse", column("neural_cleanse", 1.9), QUIET_CONTROL, "missed"),
+    ("fine_pruning", column("fine_pruning", 0.05), QUIET_CONTROL, "caught"),
+    ("fine_pruning", column("fine_pruning", 0.05, after=0.96), QUIET_CONTROL, "partly"),   # 3 points lost
+    ("fine_pruning", column("fine_pruning", 0.3), QUIET_CONTROL, "partly"),
+    ("fine_pruning", column("fine_pruning", 0.9), QUIET_CONTROL, "missed"),
 ])
-def test_the_matrix_verdicts_follow_their_stated_rule(defense, value, expected):
-    assert verdict(defense, value) == expected
+def test_the_matrix_verdicts_follow_their_stated_rule(defense, figures, control, expected):
+    assert verdict(defense, figures, control) == expected
+
+
+@pytest.mark.parametrize("defense, figures, near", [
+    ("strip", column("strip", 0.52), True), ("strip", column("strip", 0.7), False),
+    ("neural_cleanse", column("neural_cleanse", 2.2), True), ("neural_cleanse", column("neural_cleanse", 0.4), False),
+    ("fine_pruning", column("fine_pruning", 0.01, after=0.972), True),   # 1.8 points lost: near the 2-point bound
+    ("fine_pruning", column("fine_pruning", 0.01), False),
+])
+def test_cells_near_a_threshold_are_marked(defense, figures, near):
+    assert near_threshold(defense, figures, QUIET_CONTROL) is near
+
+
+def test_the_control_reports_false_alarms():
+    assert false_alarm("neural_cleanse", NOISY_CONTROL) and not false_alarm("neural_cleanse", QUIET_CONTROL)
+    assert false_alarm("activation_clustering", {"activation_clustering": 0.012})
+    assert not false_alarm("spectral_signatures", {"spectral_signatures": 0.15})   # flags its quota by design

@@ -208,6 +208,32 @@ def histograms(groups: dict[str, torch.Tensor], title: str, xlabel: str, thresho
     fig.tight_layout()
 
 
+def strip_operating_point(clean_entropy: torch.Tensor, triggered_entropy: torch.Tensor, threshold: float) -> None:
+    """STRIP on held-out inputs: the two entropy histograms with the threshold, and the ROC
+    curve (every threshold's false rejection against triggered inputs rejected) with this one marked."""
+    fig, (hist_ax, roc_ax) = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={"width_ratios": [3, 2]})
+    bins = np.linspace(0, max(clean_entropy.max().item(), triggered_entropy.max().item()), 60)
+    for (name, group), colour in zip({"clean inputs": clean_entropy, "triggered inputs": triggered_entropy}.items(),
+                                     (CLEAN_COLOUR, ATTACK_COLOUR)):
+        hist_ax.hist(group.numpy(), bins=bins, alpha=0.6, color=colour, label=f"{name} ({len(group)})")
+    hist_ax.axvline(threshold, color="black", linestyle="--", linewidth=1, label="rejection threshold")
+    hist_ax.set(title="Held-out inputs: entropy of the blended copies", xlabel="mean entropy (nats)", ylabel="count")
+    hist_ax.legend(fontsize=8)
+    thresholds = torch.cat([clean_entropy, triggered_entropy]).sort().values
+    rejected_clean = (clean_entropy[None] < thresholds[:, None]).float().mean(1)
+    rejected_triggered = (triggered_entropy[None] < thresholds[:, None]).float().mean(1)
+    roc_ax.plot(rejected_clean.numpy(), rejected_triggered.numpy(), color=ATTACK_COLOUR)
+    roc_ax.plot([(clean_entropy < threshold).float().mean().item()],
+                [(triggered_entropy < threshold).float().mean().item()], "o", color="black",
+                label="this threshold")
+    roc_ax.set(title="Every threshold (ROC)", xlabel="clean inputs rejected", ylabel="triggered inputs rejected",
+               xscale="symlog", xlim=(0, 1), ylim=(0, 1.02))
+    roc_ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"{value:.0%}"))
+    roc_ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"{value:.0%}"))
+    roc_ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+
+
 def reversed_triggers(masks: torch.Tensor, norms: torch.Tensor, anomaly: torch.Tensor, title: str,
                       mark: Trigger | None = None, threshold: float = 2.0) -> None:
     """The mask Neural Cleanse found for every label, and each mask's size and anomaly index."""
@@ -296,40 +322,60 @@ def sticker_map(values: torch.Tensor, xs: Sequence[float], ys: Sequence[float], 
     fig.tight_layout()
 
 
-VERDICT_COLOURS = {"caught": "#a6dba0", "partly": "#fee08b", "missed": "#f4a582"}
+VERDICT_COLOURS = {"caught": "#a6dba0", "partly": "#fee08b", "missed": "#f4a582", "like clean": "#f4a582",
+                   "quiet": "#f0f0f0", "false alarm": "#f4a582"}
 
 
-def defense_matrix(columns: dict[str, dict], title: str = "Which defense catches which attack") -> None:
-    """The attack-by-defense matrix: one column per attack, one coloured row per defense.
+def defense_matrix(columns: dict[str, dict], ranges: dict[str, dict] | None = None,
+                   title: str = "Which defense catches which attack") -> None:
+    """The attack-by-defense matrix: the control column ("no attack") first, then one column per attack.
 
-    The top rows give each attack's clean accuracy, ASR and robust accuracy; each
-    defense's cell shows its figure and is coloured by its verdict (see defenses.matrix).
+    The top rows give each column's budget, clean accuracy, ASR and robust accuracy; each
+    defense's cell shows its figure as printed, its verdict (see defenses.matrix), a mark
+    when the figure lies near a threshold, and the range over seeds from `ranges`
+    ({column: {defense: (low, high)}}, a benchmark's figures), when given.
     """
-    from .defenses.matrix import DEFENSES, verdict
-    figures = [("clean_accuracy", "clean accuracy", "{:.1%}"), ("attack_success_rate", "attack success rate", "{:.1%}"),
-               ("robust_accuracy", "robust accuracy", "{:.1%}")]
-    rows = [(key, name, what) for key, (name, what, _) in DEFENSES.items()]
-    fig, ax = plt.subplots(figsize=(2.3 * len(columns) + 3.6, 0.62 * (len(figures) + len(rows)) + 1.2))
-    for x, column in enumerate(columns.values()):
-        for y, (key, _, form) in enumerate(figures):
+    from .defenses.matrix import CONTROL, DEFENSES, cell_figure, cell_verdict, near_threshold
+    control = columns[CONTROL]
+    header = [("poisoned_samples", "poisoned images (share of the target class)"), ("clean_accuracy", "clean accuracy"),
+              ("attack_success_rate", "attack success rate"), ("robust_accuracy", "robust accuracy")]
+    height = len(header) + len(DEFENSES)
+    fig, ax = plt.subplots(figsize=(2.4 * len(columns) + 3.8, 0.7 * height + 1.2))
+    for x, (name, column) in enumerate(columns.items()):
+        for y, (key, _) in enumerate(header):
+            text = f"{column[key]:.1%}" if key != "poisoned_samples" else \
+                f"{column[key]:,} ({column['poisoned_share_of_target']:.1%})"
+            if name == CONTROL and key in ("attack_success_rate", "robust_accuracy"):
+                text = f"{column[key]:.1%} (BadNets trigger)"
             ax.add_patch(Rectangle((x, y), 1, 1, facecolor="#f0f0f0", edgecolor="white", linewidth=2))
-            ax.text(x + 0.5, y + 0.5, form.format(column[key]), ha="center", va="center", fontsize=10)
-        for y, (key, _, what) in enumerate(rows, start=len(figures)):
-            value, call = column[key], verdict(key, column[key])
-            ax.add_patch(Rectangle((x, y), 1, 1, facecolor=VERDICT_COLOURS[call], edgecolor="white", linewidth=2))
-            shown = f"{value:.2f}" if key == "neural_cleanse" else f"{value:.0%}" if value >= 0.995 or value < 0.005 else f"{value:.1%}"
-            ax.text(x + 0.5, y + 0.38, shown, ha="center", va="center", fontsize=11, fontweight="bold")
-            ax.text(x + 0.5, y + 0.72, f"{call}: {what}", ha="center", va="center", fontsize=7, color="#333333")
+            ax.text(x + 0.5, y + 0.5, text, ha="center", va="center", fontsize=9)
+        for y, (defense, row) in enumerate(DEFENSES.items(), start=len(header)):
+            call = cell_verdict(defense, column, control, name == CONTROL)
+            near = name != CONTROL and near_threshold(defense, column, control)
+            ax.add_patch(Rectangle((x, y), 1, 1, facecolor=VERDICT_COLOURS[call], edgecolor="white",
+                                   linewidth=2, hatch="///" if near else None))
+            figure = cell_figure(defense, column, name == CONTROL)
+            ax.text(x + 0.5, y + 0.3, figure, ha="center", va="center", fontsize=10, fontweight="bold")
+            what = row.control if name == CONTROL else row.figure
+            ax.text(x + 0.5, y + 0.58, f"{call}{', near threshold' if near else ''}: {what}", ha="center",
+                    va="center", fontsize=6.5, color="#333333")
+            spread = (ranges or {}).get(name, {}).get(defense)
+            if spread:
+                low, high = (f"{v:.2f}" if defense == "neural_cleanse" else f"{v:.1%}" for v in spread)
+                ax.text(x + 0.5, y + 0.82, f"seeds 0-2: {low}-{high}", ha="center", va="center",
+                        fontsize=6.5, color="#555555", style="italic")
     ax.set_xlim(0, len(columns))
-    ax.set_ylim(len(figures) + len(rows), 0)
+    ax.set_ylim(height, 0)
     ax.set_xticks(np.arange(len(columns)) + 0.5, list(columns), fontsize=10)
     ax.xaxis.tick_top()
-    ax.set_yticks(np.arange(len(figures) + len(rows)) + 0.5, [name for _, name, _ in figures] + [name for _, name, _ in rows])
+    ax.set_yticks(np.arange(height) + 0.5, [label for _, label in header] + [r.title for r in DEFENSES.values()])
     ax.tick_params(length=0)
     for side in ax.spines.values():
         side.set_visible(False)
-    ax.axhline(len(figures), color="black", linewidth=1)
-    ax.set_title(title, pad=12)
+    ax.axhline(len(header), color="black", linewidth=1)
+    ax.axvline(1, color="black", linewidth=1)
+    ax.set_title(title + ("" if ranges is None else "\n(hatched: near a threshold; italic: the range over "
+                                                    "seeds 0-2 in benchmarks/attack_matrix.py)"), pad=12)
     fig.tight_layout()
 
 

@@ -16,8 +16,8 @@ from .attacks import SIG, Attack, BadNets, Blended, LabelConsistent, evaluate_at
 from .attacks.base import stored_path
 from .data import ImageSet
 from .defenses.fine_pruning import UNITS, prune_dormant
-from .defenses.matrix import DefenseSettings, defense_column
-from .defenses.strip import false_acceptance, rejection_threshold
+from .defenses.matrix import CONTROL, DefenseSettings, control_column, defense_column
+from .defenses.strip import false_acceptance, false_rejection, rejection_threshold
 from .experiments import AttackConfig, TrainedModel, attack_results, cached_path, train_model
 from .training import TrainingConfig, predict
 from .signs.attack import SIGN_TRAINING, SignAttackConfig, evaluate_signs, sign_model_path, train_sign_model
@@ -212,34 +212,38 @@ class SignAttackPanel(TrainingPanel):
 
 
 class StripPanel:
-    """A slider for STRIP's false rejection rate: the threshold, the histogram and the false acceptance follow."""
+    """A slider for the false rejection STRIP aims at: the threshold is set on the calibration
+    inputs, and what it does is measured on held-out clean and triggered inputs (histograms and ROC)."""
 
-    def __init__(self, clean_entropy: torch.Tensor, triggered_entropy: torch.Tensor):
+    def __init__(self, calibration_entropy: torch.Tensor, clean_entropy: torch.Tensor,
+                 triggered_entropy: torch.Tensor):
+        self.calibration_entropy = calibration_entropy
         self.clean_entropy, self.triggered_entropy = clean_entropy, triggered_entropy
-        self.false_rejection = widgets.SelectionSlider(
-            options=[(f"{r:.1%}", r) for r in (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)], value=0.01,
-            description="false rejection", style={"description_width": "110px"}, layout={"width": "420px"})
+        self.goal = widgets.FloatLogSlider(value=0.01, base=10, min=-3, max=-0.7, step=0.05,
+                                           description="aim: reject", readout_format=".1%",
+                                           style={"description_width": "110px"}, layout={"width": "420px"},
+                                           continuous_update=False)
         self.result = widgets.HTML()
-        # The histogram is an image, not an Output widget: capturing output while a cell runs
+        # The figure is an image, not an Output widget: capturing output while a cell runs
         # makes papermill's client send on the channel it waits on, which can hang it (nbclient issue 312).
-        self.histogram = widgets.Image(format="png")
-        self.threshold = self.false_acceptance = None
-        self.false_rejection.observe(lambda _change: self.update(), names="value")
+        self.figure = widgets.Image(format="png")
+        self.threshold = self.false_rejection = self.false_acceptance = None
+        self.goal.observe(lambda _change: self.update(), names="value")
         self.update()
 
     def update(self) -> None:
-        rate = self.false_rejection.value
-        self.threshold = rejection_threshold(self.clean_entropy, rate)
+        self.threshold = rejection_threshold(self.calibration_entropy, self.goal.value)
+        self.false_rejection = false_rejection(self.clean_entropy, self.threshold)
         self.false_acceptance = false_acceptance(self.triggered_entropy, self.threshold)
-        self.result.value = (f"reject inputs with entropy below <b>{self.threshold:.3f}</b>: {rate:.1%} of clean inputs "
-                             f"are turned away, <b>{self.false_acceptance:.1%}</b> of triggered inputs get through")
-        plots.histograms({"clean inputs": self.clean_entropy, "triggered inputs": self.triggered_entropy},
-                         "STRIP: entropy of the predictions on blended copies", "mean entropy (nats)",
-                         threshold=self.threshold, threshold_label="rejection threshold")
-        self.histogram.value = figure_png(plt.gcf())
+        self.result.value = (f"threshold <b>{self.threshold:.3f}</b> nats, set to reject {self.goal.value:.1%} of "
+                             f"the calibration inputs; on held-out inputs it rejects "
+                             f"<b>{self.false_rejection:.1%}</b> of the clean ones and lets "
+                             f"<b>{self.false_acceptance:.1%}</b> of the triggered ones through")
+        plots.strip_operating_point(self.clean_entropy, self.triggered_entropy, self.threshold)
+        self.figure.value = figure_png(plt.gcf())
 
     def _ipython_display_(self) -> None:
-        display(widgets.VBox([self.false_rejection, self.result, self.histogram]))
+        display(widgets.VBox([self.goal, self.result, self.figure]))
 
 
 class PruningPanel:
@@ -249,7 +253,7 @@ class PruningPanel:
         self.model, self.activations, self.test_set, self.attack = model, activations, test, attack
         self.results: dict[tuple[str, float], dict] = {}
         style = {"description_width": "110px"}
-        self.fraction = widgets.FloatSlider(0.3, min=0, max=0.9, step=0.05, description="pruned", readout_format=".0%",
+        self.fraction = widgets.FloatSlider(0.5, min=0, max=0.9, step=0.05, description="pruned", readout_format=".0%",
                                             style=style, continuous_update=False)
         self.unit = widgets.ToggleButtons(options=UNITS, value="neuron", description="prune each", style=style)
         self.result = widgets.HTML()
@@ -308,9 +312,10 @@ class MatrixPanel(TrainingPanel):
         return stored_path(attack, self.training).exists()
 
     def train_and_measure(self, attack: Attack) -> dict:
+        control = control_column(self.train_set, self.test_set, self.training, self.settings, progress=True)
         column = defense_column(attack, self.train_set, self.test_set, self.training, self.settings, progress=True)
-        plots.defense_matrix({f"{attack.name}, {self.strength.description} {self.strength.label}": column},
-                             title="This attack against every defense")
+        name = f"{attack.name}, {self.strength.description} {self.strength.label}"
+        plots.defense_matrix({CONTROL: control, name: column}, title="This attack against every defense")
         display(plt.gcf())
         plt.close()
         return column

@@ -1,37 +1,61 @@
-"""Which defense catches which attack: every defense of notebook 05 run on the model and data of one attack.
+"""Which defense catches which attack: every defense run on one attack's model and data, and on a
+clean model as the control.
 
-One column of the matrix is one attack; each cell is the figure that says how well a
-defense did, and a verdict (caught, partly, missed) read from it by a fixed rule.
+One column of the matrix is one attack; the control column runs every defense on the
+clean model of the same seed, so that a false alarm shows. Each attack cell holds the
+figure that says how well a defense did, and a verdict read from it by the fixed rule of
+`verdict`; `near_threshold` marks the cells whose figure lies so close to a threshold
+that another machine or seed can turn the verdict.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+
 from .. import metrics, models, training, triggers
-from ..attacks import Attack, badnets, base, blended, evaluate_attack, label_consistent, poisoned_training_set, sig, train_attack
+from ..attacks import (Attack, BadNets, badnets, base, blended, evaluate_attack, label_consistent,
+                       poisoned_training_set, sig, train_attack, train_clean)
 from ..cache import stored
 from ..data import ImageSet
-from ..metrics import detection_scores
+from ..metrics import defense_effectiveness_rate, detection_scores
 from ..training import TrainingConfig
-from . import activations, fine_pruning, neural_cleanse, reserve, spectre, strip
+from ..triggers import PoisonedSet
+from . import activations, fine_pruning, neural_cleanse, reserve, spectre, strip, whitened_spectral
 from .activations import activation_clustering, penultimate_activations, spectral_signatures
 from .fine_pruning import fine_prune
 from .neural_cleanse import reverse_engineer_triggers
 from .reserve import clean_reserve
-from .spectre import whitened_spectral_signatures
+from .spectre import spectre as spectre_filter
 from .strip import held_out_rates
+from .whitened_spectral import whitened_spectral_signatures
 
-# defense key: (name in tables, what the figure is, whether a higher figure is better for the defender)
+
+@dataclass(frozen=True)
+class Row:
+    """One defense of the matrix: its name in tables, what its figure is on an attack, and on the control."""
+
+    title: str
+    figure: str
+    control: str
+
+
 DEFENSES = {
-    "activation_clustering": ("activation clustering", "poison found", True),
-    "spectral_signatures": ("spectral signatures", "poison found", True),
-    "whitened_spectral": ("whitened spectral (SPECTRE-style)", "poison found", True),
-    "strip": ("STRIP, 1% false rejection", "triggered inputs rejected", True),
-    "neural_cleanse": ("Neural Cleanse", "anomaly index of the target", True),
-    "fine_pruning": ("fine-pruning", "ASR left", False),
+    "activation_clustering": Row("activation clustering", "poison found", "samples flagged"),
+    "spectral_signatures": Row("spectral signatures", "poison found", "samples flagged"),
+    "spectre": Row("SPECTRE", "poison found", "samples flagged"),
+    "whitened_spectral": Row("spectral, whitened with clean data", "poison found", "samples flagged"),
+    "strip": Row("STRIP, 1% false rejection", "triggered inputs rejected", "clean inputs rejected"),
+    "neural_cleanse": Row("Neural Cleanse", "anomaly index of the target", "largest anomaly index"),
+    "fine_pruning": Row("fine-pruning, half the neurons", "ASR left", "clean accuracy lost"),
 }
-NC_THRESHOLD = 2.0
+DETECTORS = ("activation_clustering", "spectral_signatures", "spectre", "whitened_spectral", "strip")
+REPAIRS = ("fine_pruning",)
+CONTROL = "no attack"
+NC_THRESHOLD = 2.0           # Wang et al.: a label whose anomaly index is above 2 is flagged
+MAX_REPAIR_COST = 0.02       # a repair that costs more clean accuracy than this does not count as caught
+MARGINS = {"rate": 0.05, "index": 0.3, "cost": 0.005}   # how close to a threshold counts as near it
 
 
 @dataclass(frozen=True)
@@ -44,57 +68,193 @@ class DefenseSettings:
     cleanse_steps: int = 400
     strip_inputs: int = 2000
     strip_blends: int = 32
-    prune_fraction: float = 0.3
+    prune_fraction: float = 0.5
 
 
-def verdict(defense: str, value: float) -> str:
-    """'caught', 'partly' or 'missed': the fixed rule that colours a cell of the matrix.
+def verdict(defense: str, column: dict, control: dict) -> str:
+    """'caught', 'partly', 'missed', or for Neural Cleanse also 'like clean': the fixed rule of the matrix.
 
-    Detectors catch at 90% found (or rejected), partly at 50%; Neural Cleanse catches
-    when the target's anomaly index is above 2 (Wang et al.'s rule); fine-pruning
-    catches when at most 10% ASR is left, partly at 50%.
+    - detectors (the data inspections and STRIP): caught when at least 90% of the poison is
+      found (or of the triggered inputs rejected), partly from 50%;
+    - Neural Cleanse: caught when the target's anomaly index is above 2 (Wang et al.'s rule)
+      *and* above the largest index of the clean model of the same seed; 'like clean' when
+      it is above 2 but not above that (not distinguishable from a clean model);
+    - fine-pruning: caught when at most 10% ASR is left and clean accuracy fell by at most
+      2 points; partly when at most 50% is left (or 10% at a higher cost).
     """
+    value = column[defense]
     if defense == "neural_cleanse":
-        return "caught" if value > NC_THRESHOLD else "missed"
+        if value <= NC_THRESHOLD:
+            return "missed"
+        return "caught" if value > control["neural_cleanse"] else "like clean"
     if defense == "fine_pruning":
-        return "caught" if value <= 0.1 else "partly" if value <= 0.5 else "missed"
+        cheap = repair_cost(column) <= MAX_REPAIR_COST
+        return "caught" if value <= 0.1 and cheap else "partly" if value <= 0.5 else "missed"
     return "caught" if value >= 0.9 else "partly" if value >= 0.5 else "missed"
 
 
-@stored(base, badnets, blended, label_consistent, sig, metrics, models, training, triggers,
-        activations, fine_pruning, neural_cleanse, reserve, spectre, strip)
-def defense_column(attack: Attack, train: ImageSet, test: ImageSet, training_config: TrainingConfig = TrainingConfig(),
+def near_threshold(defense: str, column: dict, control: dict) -> bool:
+    """Whether the cell's figure lies within MARGINS of a threshold of its verdict."""
+    value = column[defense]
+    if defense == "neural_cleanse":
+        edges = {NC_THRESHOLD, max(NC_THRESHOLD, control["neural_cleanse"])}   # where the verdict changes
+        return any(abs(value - edge) < MARGINS["index"] for edge in edges)
+    if defense == "fine_pruning":
+        return (any(abs(value - edge) < MARGINS["rate"] for edge in (0.1, 0.5))
+                or abs(repair_cost(column) - MAX_REPAIR_COST) < MARGINS["cost"])
+    return any(abs(value - edge) < MARGINS["rate"] for edge in (0.9, 0.5))
+
+
+def false_alarm(defense: str, control: dict) -> bool:
+    """Whether a defense raised an alarm on the clean model: activation clustering called a
+    class suspicious, Neural Cleanse flagged a label, or fine-pruning cost over 2 points."""
+    if defense == "activation_clustering":
+        return control[defense] > 0
+    if defense == "neural_cleanse":
+        return control[defense] > NC_THRESHOLD
+    if defense == "fine_pruning":
+        return repair_cost(control) > MAX_REPAIR_COST
+    return False
+
+
+def cell_verdict(defense: str, column: dict, control: dict, is_control: bool = False) -> str:
+    """The word a cell of the matrix shows: verdict() for an attack, 'false alarm' or 'quiet' for the control."""
+    if is_control:
+        return "false alarm" if false_alarm(defense, control) else "quiet"
+    return verdict(defense, column, control)
+
+
+def cell_figure(defense: str, column: dict, is_control: bool = False) -> str:
+    """A cell's figure as the notebooks print it: shares to a tenth of a percent, indices to two decimals."""
+    value = column[defense]
+    if defense == "neural_cleanse":
+        return f"{value:.2f}" + (f" (label {column['neural_cleanse_largest']['label']})" if is_control else "")
+    if defense == "fine_pruning":
+        cost = f"{100 * repair_cost(column):.2f} points"
+        return cost if is_control else f"{value:.1%}, clean -{cost}"
+    return f"{value:.1%}"
+
+
+def verdict_summary(columns: dict[str, dict]) -> list[str]:
+    """One line per defense: the attacks it caught, caught partly and missed (marked when near a
+    threshold), and what it did on the clean model; `columns` holds the control and the attacks."""
+    control, lines = columns[CONTROL], []
+    for defense, row in DEFENSES.items():
+        calls: dict[str, list[str]] = {}
+        for name, column in columns.items():
+            if name != CONTROL:
+                near = " (near a threshold)" if near_threshold(defense, column, control) else ""
+                calls.setdefault(verdict(defense, column, control), []).append(name + near)
+        said = "; ".join(f"{call}: {', '.join(names)}" for call, names in calls.items())
+        alarm = ", a false alarm" if false_alarm(defense, control) else ""
+        lines.append(f"{row.title} - {said}; on the clean model: {row.control} "
+                     f"{cell_figure(defense, control, True)}{alarm}")
+    return lines
+
+
+def split_summary(columns: dict[str, dict]) -> list[str]:
+    """How activation clustering split the target class, column by column."""
+    lines = []
+    for name, column in columns.items():
+        split = column["target_split"]
+        held = "" if split["poison_in_smaller"] is None else \
+            f", holding {split['poison_in_smaller']:.1%} of the poison"
+        lines.append(f"{name:17s} smaller cluster {split['smaller_share']:6.1%} of the class, silhouette "
+                     f"{split['silhouette']:.2f}{held}")
+    return lines
+
+
+def repair_cost(column: dict) -> float:
+    """Clean accuracy lost by fine-pruning."""
+    return column["clean_accuracy"] - column["clean_accuracy_after_repair"]["fine_pruning"]
+
+
+def run_defenses(model: torch.nn.Module, data: PoisonedSet, train: ImageSet, test: ImageSet, attack: Attack,
+                 settings: DefenseSettings, seed: int, progress: bool = False) -> dict:
+    """Every defense against one model trained on `data`, scored against data.indices and attack.
+
+    Each data inspection reports the share of the poison it found and the share of all
+    training samples it flagged; STRIP meets attack.stamp; fine-pruning is scored by
+    evaluate_attack before and after.
+    """
+    trusted = clean_reserve(train, data.indices, settings.reserve_size, seed=seed)
+    features = penultimate_activations(model, data.images)
+    clustering = activation_clustering(features, data.labels, seed=seed)
+    flags = {
+        "activation_clustering": clustering.flagged,
+        "spectral_signatures": spectral_signatures(features, data.labels, settings.poison_bound).flagged,
+        "spectre": spectre_filter(features, data.labels, settings.poison_bound).flagged,
+        "whitened_spectral": whitened_spectral_signatures(
+            features, data.labels, penultimate_activations(model, trusted.images), trusted.labels,
+            settings.poison_bound).flagged,
+    }
+    found = {name: detection_scores(flagged, data.indices)["recall"] for name, flagged in flags.items()}
+    strip_rates = held_out_rates(model, test, trusted.images, attack.stamp, attack.target_label,
+                                 settings.strip_inputs, settings.strip_blends, seed=seed)
+    cleansed = reverse_engineer_triggers(model, trusted.images[:settings.cleanse_images],
+                                         steps=settings.cleanse_steps, seed=seed, progress=progress)
+    anomaly = cleansed.anomaly_index()
+    before = evaluate_attack(model, test, attack)
+    after = evaluate_attack(fine_prune(model, trusted, settings.prune_fraction), test, attack)
+    target = attack.target_label
+    split = clustering.classes[target]
+    in_split = clustering.smaller & (data.labels == target)
+    return {
+        **before,
+        **found,
+        "flagged": {name: flagged.float().mean().item() for name, flagged in flags.items()},
+        "target_split": {"smaller_share": split.smaller_share, "silhouette": split.silhouette,
+                         "poison_in_smaller": detection_scores(in_split, data.indices)["recall"]},
+        "suspicious_labels": [c.label for c in clustering.classes if c.suspicious],
+        "strip": 1 - strip_rates["false_acceptance"],
+        "strip_false_rejection": strip_rates["false_rejection"],
+        "neural_cleanse": anomaly[target].item(),
+        "neural_cleanse_largest": {"label": int(anomaly.argmax()), "index": anomaly.max().item()},
+        "neural_cleanse_flagged": cleansed.flagged(NC_THRESHOLD),
+        "fine_pruning": after["attack_success_rate"],
+        "clean_accuracy_after_repair": {"fine_pruning": after["clean_accuracy"]},
+        "der": {"fine_pruning": defense_effectiveness_rate(before, after)},
+    }
+
+
+CODE = (base, badnets, blended, label_consistent, sig, metrics, models, training, triggers,
+        activations, fine_pruning, neural_cleanse, reserve, spectre, strip, whitened_spectral)
+
+
+@stored(*CODE)
+def defense_column(attack: Attack, train: ImageSet, test: ImageSet,
+                   training_config: TrainingConfig = TrainingConfig(),
                    settings: DefenseSettings = DefenseSettings(), progress: bool = False) -> dict:
-    """The attack's clean accuracy, ASR and robust accuracy, and every defense's figure against it.
+    """The attack's clean accuracy, ASR and robust accuracy, its budget, and every defense's figure.
 
     Stored like a trained model: asked again for the same attack, data and settings, it
     returns at once (`store=False` runs every defense anew).
     """
-    seed = training_config.seed
     poisoned = poisoned_training_set(attack, train, training_config)
     model = train_attack(attack, train, training_config, progress=progress).model
-    trusted = clean_reserve(train, poisoned.indices, settings.reserve_size, seed=seed)
-    features = penultimate_activations(model, poisoned.images)
+    in_target = poisoned.labels == attack.target_label
+    budget = {"poisoned_samples": len(poisoned.indices),
+              "poisoned_share_of_target": in_target[poisoned.indices].sum().item() / in_target.sum().item()}
+    return {**budget, **run_defenses(model, poisoned, train, test, attack, settings,
+                                     training_config.seed, progress)}
 
-    def found(flagged) -> float:
-        return detection_scores(flagged, poisoned.indices)["recall"]
 
-    whitened = whitened_spectral_signatures(features, poisoned.labels, penultimate_activations(model, trusted.images),
-                                            trusted.labels, settings.poison_bound)
-    strip_rates = held_out_rates(model, test, trusted.images, attack.stamp, attack.target_label, settings.strip_inputs,
-                                 settings.strip_blends, seed=seed)
-    cleansed = reverse_engineer_triggers(model, trusted.images[:settings.cleanse_images], steps=settings.cleanse_steps,
-                                         seed=seed, progress=progress)
-    repaired = fine_prune(model, trusted, settings.prune_fraction)
-    return {
-        **evaluate_attack(model, test, attack),
-        "poisoned_samples": len(poisoned.indices),
-        "activation_clustering": found(activation_clustering(features, poisoned.labels, seed=seed).flagged),
-        "spectral_signatures": found(spectral_signatures(features, poisoned.labels, settings.poison_bound).flagged),
-        "whitened_spectral": found(whitened.flagged),
-        "strip": 1 - strip_rates["false_acceptance"],
-        "strip_false_rejection": strip_rates["false_rejection"],
-        "neural_cleanse": cleansed.anomaly_index()[attack.target_label].item(),
-        "neural_cleanse_flagged": cleansed.flagged(NC_THRESHOLD),
-        "fine_pruning": evaluate_attack(repaired, test, attack)["attack_success_rate"],
-    }
+@stored(*CODE)
+def control_column(train: ImageSet, test: ImageSet, training_config: TrainingConfig = TrainingConfig(),
+                   settings: DefenseSettings = DefenseSettings(), probe: Attack = BadNets(),
+                   progress: bool = False) -> dict:
+    """Every defense on the clean model of the same seed: what each one reports when there is no attack.
+
+    The data inspections' figures are the share of samples flagged; STRIP's is the share of
+    clean inputs rejected; Neural Cleanse's the largest anomaly index of any label; the
+    repair's the clean accuracy it costs. Where a figure needs a trigger (STRIP's
+    triggered inputs, the ASR before and after repair), the clean model meets `probe`'s.
+    """
+    model = train_clean(train, training_config, progress=progress).model
+    unpoisoned = PoisonedSet(train.images, train.labels, torch.zeros(0, dtype=torch.long))
+    column = run_defenses(model, unpoisoned, train, test, probe, settings, training_config.seed, progress)
+    return {**column, **column["flagged"], "strip": column["strip_false_rejection"],
+            "target_split": {**column["target_split"], "poison_in_smaller": None},
+            "neural_cleanse": column["neural_cleanse_largest"]["index"],
+            "fine_pruning": column["clean_accuracy"] - column["clean_accuracy_after_repair"]["fine_pruning"],
+            "poisoned_samples": 0, "poisoned_share_of_target": 0.0}
