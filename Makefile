@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 RUNS    := runs
 STUDENT := student
 
-.PHONY: lab test classroom student demo site pins run outputs bench seeds clean
+.PHONY: lab test classroom student demo site pins run outputs bench seeds claims clean
 
 # Installed at the versions binder/requirements.txt pins (those the tests passed with), so
 # that the tests here and a Binder build run the same packages. A current pip unpacks them
@@ -74,10 +74,15 @@ bench: $(STAMP)  ## the install in one pip process against several; speed agains
 	$(PYTHON) benchmarks/sweep_cluster.py
 	$(PYTHON) benchmarks/seeds.py
 	$(PYTHON) benchmarks/attack_matrix.py
+	$(PYTHON) benchmarks/art_comparison.py
+	$(PYTHON) benchmarks/claims.py
 
-seeds: $(STAMP)  ## the course's key claims over seeds 0, 1, 2 (MNIST, dose-response, signs, defenses, the attack-by-defense matrix)
+seeds: $(STAMP)  ## the course's key figures over seeds 0, 1, 2 (MNIST, dose-response, signs, defenses, the attack-by-defense matrix), into docs/results/
 	$(PYTHON) benchmarks/seeds.py
 	$(PYTHON) benchmarks/attack_matrix.py
+
+claims: $(STAMP)  ## every claim of tests/test_claims.py on figures from an empty cache: seeds 0, 1, 2, one and two threads, narrower vector kernels
+	$(PYTHON) benchmarks/claims.py
 
 clean:
 	rm -rf $(VENV) $(SITE_VENV) $(RUNS) $(STUDENT) .cache

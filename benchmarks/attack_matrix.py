@@ -1,11 +1,11 @@
-"""Notebook 06's attack-by-defense matrix over several seeds.
+"""Notebook 06's attack-by-defense matrix over several seeds, with its control column.
 
-For every seed: the four attacks at notebook 06's defaults, each model trained (or read
-from the cache), every defense run on it. Prints, per attack, a seed table of clean
-accuracy, ASR, robust accuracy and each defense's figure; then how often each cell's
-verdict came out the same; then the PGD/no-PGD comparison. Ends with the figures as
-JSON (also written to benchmarks/results/attack_matrix.json). Computes with one thread,
-like the committed notebooks: about 3 minutes per seed whose models and results are not
+For every seed: every defense on the clean model (the control) and on the model of each of
+the four attacks at notebook 06's defaults. Prints, per column, a seed table of the
+figures; then how often each cell's verdict came out, and how often it lay near a
+threshold. Ends with the figures as JSON, also written to docs/results/attack_matrix.json,
+where notebook 06 reads the range of every cell over the seeds. Computes with one thread,
+like the committed notebooks: about five minutes per seed whose models and results are not
 stored yet, on an idle machine.
 
     .venv/bin/python benchmarks/attack_matrix.py            # seeds 0, 1, 2
@@ -17,47 +17,57 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from utils.attacks import BadNets, Blended, LabelConsistent, SIG, evaluate_attack, train_attack
+from utils.attacks import SIG, BadNets, Blended, LabelConsistent, evaluate_attack, train_attack
 from utils.data import load_mnist
-from utils.defenses.matrix import DEFENSES, defense_column, verdict
+from utils.defenses.matrix import (CONTROL, DEFENSES, DefenseSettings, control_column, defense_column,
+                                   near_threshold, verdict)
 from utils.seeds import over_seeds, seed_benchmark, seed_table
 from utils.training import TrainingConfig
 
 ATTACKS = {"BadNets": BadNets(), "Blended": Blended(), "label-consistent": LabelConsistent(), "SIG": SIG()}
-FIGURES = {"clean_accuracy": "clean acc.", "attack_success_rate": "ASR", "robust_accuracy": "robust acc.",
-           "activation_clustering": "AC found", "spectral_signatures": "SS found", "whitened_spectral": "white. SS",
-           "strip": "STRIP rej.", "fine_pruning": "ASR pruned"}
+FIGURES = {"clean_accuracy": "clean acc.", "attack_success_rate": "ASR", "activation_clustering": "AC",
+           "spectral_signatures": "SS", "spectre": "SPECTRE", "whitened_spectral": "whitened",
+           "strip": "STRIP", "fine_pruning": "pruning"}
+VERDICTS = ("caught", "partly", "missed", "like clean")
 
 
 def main(seeds: list[int]) -> dict:
     train, test = load_mnist("train"), load_mnist("test")
-    results = {"seeds": seeds, "matrix": {}, "verdicts": {}}
+    settings = DefenseSettings()
+    columns = {CONTROL: over_seeds(lambda seed: control_column(train, test, TrainingConfig(seed=seed), settings),
+                                   seeds)}
     for name, attack in ATTACKS.items():
-        rows = over_seeds(lambda seed: defense_column(attack, train, test, TrainingConfig(seed=seed)), seeds)
-        results["matrix"][name] = rows
-        print(f"{name}")
-        print(seed_table(rows, FIGURES, width=11))
-        print("       Neural Cleanse, anomaly index of the target: "
+        columns[name] = over_seeds(lambda seed: defense_column(attack, train, test, TrainingConfig(seed=seed),
+                                                                settings), seeds)
+    for name, rows in columns.items():
+        print(f"{name} (for the control: share flagged, STRIP's clean inputs rejected, clean accuracy "
+              "lost by pruning)" if name == CONTROL else name)
+        print(seed_table(rows, FIGURES, width=10))
+        print("       Neural Cleanse, anomaly index of the target (control: the largest): "
               + ", ".join(f"seed {row['seed']} {row['neural_cleanse']:.2f}" for row in rows), "\n")
-        results["verdicts"][name] = {defense: [verdict(defense, row[defense]) for row in rows] for defense in DEFENSES}
 
-    print("Verdicts over the seeds (caught / partly / missed)")
-    print(f"{'':36s}" + "".join(f"{name:>20s}" for name in ATTACKS))
-    for defense, (title, _, _) in DEFENSES.items():
+    print("Verdicts over the seeds: caught / partly / missed / like clean, and [how many near a threshold]")
+    print(f"{'':36s}" + "".join(f"{name:>22s}" for name in ATTACKS))
+    for defense, row in DEFENSES.items():
         cells = []
         for name in ATTACKS:
-            counts = Counter(results["verdicts"][name][defense])
-            cells.append(" / ".join(str(counts[v]) for v in ("caught", "partly", "missed")))
-        print(f"{title:36s}" + "".join(f"{cell:>20s}" for cell in cells))
+            pairs = list(zip(columns[name], columns[CONTROL]))
+            counts = Counter(verdict(defense, column, control) for column, control in pairs)
+            near = sum(near_threshold(defense, column, control) for column, control in pairs)
+            cells.append(" / ".join(str(counts[v]) for v in VERDICTS) + f" [{near}]")
+        print(f"{row.title:36s}" + "".join(f"{cell:>22s}" for cell in cells))
 
     without = LabelConsistent(adversarial=False)
-    results["no_pgd"] = over_seeds(lambda seed: evaluate_attack(
+    no_pgd = over_seeds(lambda seed: evaluate_attack(
         train_attack(without, train, TrainingConfig(seed=seed), progress=False).model, test, without), seeds)
     print("\nLabel-consistent ASR: " + ", ".join(
         f"seed {row['seed']} {pgd['attack_success_rate']:.1%} with PGD, {row['attack_success_rate']:.1%} without"
-        for row, pgd in zip(results["no_pgd"], results["matrix"]["label-consistent"])))
-    return results
+        for row, pgd in zip(no_pgd, columns["label-consistent"])))
+    ranges = {name: {key: [min(row[key] for row in rows), max(row[key] for row in rows)]
+                     for key in [*FIGURES, "neural_cleanse"]} for name, rows in columns.items()}
+    return {"seeds": seeds, "attacks": {name: repr(attack) for name, attack in ATTACKS.items()},
+            "settings": repr(settings), "columns": columns, "ranges": ranges, "no_pgd": no_pgd}
 
 
 if __name__ == "__main__":
-    seed_benchmark(main, "attack_matrix", Path(__file__).resolve().parent / "results")
+    seed_benchmark(main, "attack_matrix", Path(__file__).resolve().parent.parent / "docs" / "results")

@@ -1,4 +1,4 @@
-"""Wall time and peak kernel memory of each notebook, run top to bottom as a student would.
+"""Wall time, slowest cell and peak kernel memory of each notebook, run top to bottom as a student would.
 
 Each notebook runs in its own fresh process with empty caches, so every model and data
 set it needs is trained or generated, not loaded. Peak memory is the largest resident set of the kernel
@@ -20,12 +20,19 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 RUN_ONE = """
 import resource, sys, time, nbformat
+from datetime import datetime
 from nbclient import NotebookClient
 notebook = nbformat.read(sys.argv[1], as_version=4)
 start = time.perf_counter()
 NotebookClient(notebook, timeout=1800, kernel_name="python3", resources={"metadata": {"path": sys.argv[2]}}).execute()
 seconds = time.perf_counter() - start
-print(seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+def cell_seconds(cell):
+    stamps = cell.metadata.get("execution", {})
+    begin, end = stamps.get("iopub.execute_input"), stamps.get("shell.execute_reply")
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(begin)).total_seconds() if begin and end else 0.0
+code = [(cell_seconds(cell), index) for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+slowest, index = max(code)
+print(seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, slowest, index)
 """
 
 
@@ -35,8 +42,9 @@ def measure(notebook: Path) -> dict:
         env = dict(os.environ, BACKDOOR_LAB_CACHE=cache, BACKDOOR_LAB_SIGNS_CACHE=os.path.join(cache, "signs"))
         done = subprocess.run([sys.executable, "-c", RUN_ONE, str(notebook), str(notebook.parent)], env=env,
                               capture_output=True, text=True, check=True)
-    seconds, peak_mb = map(float, done.stdout.split()[-2:])
-    return {"notebook": notebook.name, "seconds": round(seconds, 1), "peak_kernel_mb": round(peak_mb)}
+    seconds, peak_mb, slowest, index = map(float, done.stdout.split()[-4:])
+    return {"notebook": notebook.name, "seconds": round(seconds, 1), "peak_kernel_mb": round(peak_mb),
+            "slowest_cell_seconds": round(slowest, 1), "slowest_cell": int(index)}
 
 
 def main() -> None:
@@ -44,7 +52,9 @@ def main() -> None:
     rows = []
     for path in paths:
         rows.append(measure(path))
-        print(f"{rows[-1]['notebook']:32s} {rows[-1]['seconds']:7.1f} s  peak kernel memory {rows[-1]['peak_kernel_mb']:6d} MB", flush=True)
+        row = rows[-1]
+        print(f"{row['notebook']:32s} {row['seconds']:7.1f} s  peak kernel memory {row['peak_kernel_mb']:6d} MB  "
+              f"slowest cell: {row['slowest_cell']} ({row['slowest_cell_seconds']:.1f} s)", flush=True)
     print(json.dumps(rows))
 
 

@@ -78,4 +78,4 @@ def main(seeds: list[int]) -> dict:
 
 
 if __name__ == "__main__":
-    seed_benchmark(main, "seeds", Path(__file__).resolve().parent / "results")
+    seed_benchmark(main, "seeds", Path(__file__).resolve().parent.parent / "docs" / "results")

@@ -10,6 +10,8 @@ from typing import Callable, Iterable
 
 from .runtime import REFERENCE_THREADS, use_reference_threads
 
+RESULTS_DIR = Path(__file__).resolve().parent.parent / "docs" / "results"   # what the seed benchmarks wrote
+
 
 def over_seeds(measure: Callable[[int], dict], seeds: Iterable[int]) -> list[dict]:
     """Call measure(seed) for every seed; each row is its dict with the seed added."""
@@ -20,6 +22,12 @@ def spread(rows: list[dict], key: str) -> dict:
     """Mean, smallest and largest value of `key` over the rows."""
     values = [row[key] for row in rows]
     return {"mean": sum(values) / len(values), "min": min(values), "max": max(values)}
+
+
+def benchmark_results(name: str) -> dict | None:
+    """The figures a seed benchmark last wrote (docs/results/NAME.json), or None where it has not run."""
+    path = RESULTS_DIR / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def seed_table(rows: list[dict], columns: dict[str, str], width: int = 12) -> str:
