@@ -2,12 +2,14 @@
 
 Each notebook writes its key figures as JSON when it runs (see conftest.py). In the full
 test command nbval has just executed every notebook, so these tests read its figures; run
-alone, a test executes its notebook with papermill first. The claims are seed 0's, as the
-text says; the seed-dependent ones are checked over seeds by benchmarks/seeds.py.
+alone, a test executes its notebook with papermill first. benchmarks/claims.py runs these
+same tests on figures computed for seeds 0, 1 and 2, with one and two threads and with
+narrower vector kernels, so every claim here is one the text makes for any seed and
+machine, with a margin from its threshold. What holds for one run only, the notebooks
+print from the cell that computes it instead of stating it.
 """
 
 import json
-import math
 import os
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from notebook_runs import run_papermill
 from utils.experiments import RESULTS_DIR_VARIABLE
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+WITH_A_SMALL_TRIGGER_EVERYWHERE = ("BadNets", "Blended", "label-consistent")
 
 
 def figures(name: str) -> dict:
@@ -53,8 +56,8 @@ def test_03_the_backdoor_switches_on_between_a_quarter_and_one_percent():
     assert sweep[0.01]["attack_success_rate"] > 0.9                # works
     switch = min(rate for rate, row in sweep.items() if row["attack_success_rate"] > 0.9)
     assert 0.0025 < switch <= 0.01
-    assert sweep[0.05]["attack_success_rate"] < sweep[0.02]["attack_success_rate"]       # the dip
-    assert sweep[0.02]["clean_accuracy"] - sweep[0.05]["clean_accuracy"] > 0.01          # more than a point
+    assert min(sweep[0.02]["attack_success_rate"], sweep[0.05]["attack_success_rate"]) > 0.95   # the ceiling
+    assert sweep[0.02]["clean_accuracy"] - sweep[0.05]["clean_accuracy"] > 0.002               # the cost
 
 
 def test_04_the_sticker_works_on_stop_signs_and_rarely_elsewhere():
@@ -73,60 +76,82 @@ def test_04_the_sticker_works_on_stop_signs_and_rarely_elsewhere():
     assert sizes["0.1"] < 0.5 < sizes["0.2"]                     # half the size: the sticker fails
 
 
-def test_05_which_defense_finds_what():
+def test_05_activation_clustering_finds_the_poison_and_spectral_signatures_do_not():
     result = figures("05_defenses")
     assert result["ac_recall"] > 0.95 and 8 in result["ac_suspicious_labels"]
-    assert result["ss_recall"] < 0.5                              # spectral signatures fail here
-    assert result["nc_flagged_labels"] == [8] and result["nc_flagged_label"] == 8
-    assert result["nc_clean_model_flagged"] == []                 # seed 0; not so for every seed
-    row, col = result["nc_mask_peak"]
-    assert max(abs(row - 3), abs(col - 3)) <= 2                   # near the trigger, as for every seed
-    assert result["strip_far"] < 0.1 and result["strip_frr_held_out"] < 0.05
+    assert len(result["ac_suspicious_labels_at_35"]) > 1          # 35%: clean labels are called suspicious too
+    assert max(range(10), key=lambda label: result["ac_silhouettes"][label]) == 8
+    assert result["ss_recall"] < 0.5
+
+
+def test_05_neural_cleanse_finds_a_pixel_or_two_for_label_8_and_tens_for_a_clean_model():
+    result = figures("05_defenses")
+    assert result["nc_largest_label"] == 8
+    assert result["nc_target_mask"] < 5 and result["nc_clean_model_smallest_mask"] > 10
+
+
+def test_05_strip_catches_triggered_inputs_and_fine_pruning_removes_the_backdoor():
+    result = figures("05_defenses")
+    assert result["strip_far"] < 0.15 and result["strip_frr_held_out"] < 0.05
     assert result["asr_after_fine_tuning"] > 0.5                  # fine-tuning alone fails
     assert result["asr_after_fine_pruning"] < 0.1                 # fine-pruning works
     assert result["clean_accuracy_before"] - result["clean_accuracy_after_fine_pruning"] < 0.005
-    assert not math.isnan(result["asr_before"])
+    assert result["channel_pruning_end"]["attack_success_rate"] > 0.5   # channels alone never remove it
 
 
-def test_06_the_clean_label_attacks_relabel_nothing_and_the_others_almost_everything():
+def test_06_the_attacks_have_the_same_budget_and_the_clean_label_ones_relabel_nothing():
     result = figures("06_stealthier_backdoors")
     for name in ("label-consistent", "SIG"):
-        assert result["relabelled"][name] == 0 and result["poisoned_samples"][name] > 1000
+        assert result["relabelled"][name] == 0
     for name in ("BadNets", "Blended"):
         assert result["relabelled"][name] >= 0.85 * result["poisoned_samples"][name]
+    for name, share in result["poisoned_share_of_target"].items():
+        assert 0.09 <= share <= 0.11, name
 
 
-def test_06_blended_and_label_consistent_work_and_sig_barely_does():
+def test_06_every_backdoor_takes_at_little_cost_and_sig_needs_its_louder_signal():
     result = figures("06_stealthier_backdoors")
     matrix, clean = result["matrix"], result["clean_model_accuracy"]
+    for name in result["poisoned_samples"]:
+        assert abs(clean - matrix[name]["clean_accuracy"]) < 0.005, name
     assert matrix["Blended"]["attack_success_rate"] >= 0.9
-    assert clean - matrix["Blended"]["clean_accuracy"] < 0.005
-    assert abs(matrix["Blended"]["clean_accuracy"] - matrix["BadNets"]["clean_accuracy"]) < 0.005
-    assert matrix["label-consistent"]["attack_success_rate"] >= 0.8
-    assert matrix["SIG"]["attack_success_rate"] < 0.5
+    assert matrix["label-consistent"]["attack_success_rate"] >= 0.6
+    assert matrix["SIG"]["attack_success_rate"] >= 0.5 > result["sig_asr_at_training_amplitude"] + 0.25
 
 
 def test_06_pgd_makes_the_poisoned_eights_hard_and_the_backdoor_take():
     result = figures("06_stealthier_backdoors")
     assert result["still_eight_without_pgd"] >= 0.95 and result["still_eight_with_pgd"] <= 0.1
-    assert result["no_pgd_asr"] < 0.5 and result["pgd_asr"] - result["no_pgd_asr"] > 0.3
+    assert result["no_pgd_asr"] < 0.25 and result["pgd_asr"] - result["no_pgd_asr"] > 0.3
 
 
-def test_06_the_matrix_reads_as_the_text_says():
-    result = figures("06_stealthier_backdoors")
-    verdicts, matrix = result["verdicts"], result["matrix"]
-    for attack in verdicts:                                   # no column all red
-        assert "caught" in verdicts[attack].values(), attack
-    for defense in verdicts["BadNets"]:                       # every row but Neural Cleanse's has a miss
-        missed = any(verdicts[attack][defense] != "caught" for attack in verdicts)
-        assert missed == (defense != "neural_cleanse"), defense
-    assert verdicts["BadNets"]["activation_clustering"] == "caught"
-    assert all(verdicts[name]["activation_clustering"] == "missed" for name in ("Blended", "label-consistent", "SIG"))
-    assert verdicts["BadNets"]["spectral_signatures"] == "missed"
-    assert matrix["BadNets"]["whitened_spectral"] >= 0.9 and verdicts["Blended"]["whitened_spectral"] == "caught"
-    cap = 1.5 * 0.1 * 5851 / result["poisoned_samples"]["label-consistent"]   # 15% of the 8s, over the poisoned 8s
-    assert matrix["label-consistent"]["whitened_spectral"] <= cap + 1e-6
-    assert verdicts["BadNets"]["strip"] == "caught" and verdicts["SIG"]["strip"] == "missed"
-    assert verdicts["Blended"]["strip"] == "missed" and matrix["Blended"]["strip"] < 0.5    # "two thirds passed"
-    assert all(2 < matrix[name]["neural_cleanse"] < 2.5 for name in ("Blended", "SIG"))     # "just above 2"
-    assert matrix["Blended"]["fine_pruning"] > matrix["BadNets"]["fine_pruning"]
+def test_06_the_control_column_shows_what_each_defense_does_without_a_backdoor():
+    control = figures("06_stealthier_backdoors")["matrix"]["no attack"]
+    for defense in ("spectral_signatures", "spectre", "whitened_spectral"):
+        assert abs(control[defense] - 0.15) < 0.002, defense     # 15% of every class, by design
+    assert control["strip"] < 0.03                                # about the 1% it was set for
+    assert control["fine_pruning"] < 0.005                        # the repair's cost on a clean model
+
+
+def test_06_the_data_inspections_read_as_the_text_says():
+    matrix = figures("06_stealthier_backdoors")["matrix"]
+    assert matrix["BadNets"]["activation_clustering"] > 0.95
+    assert matrix["label-consistent"]["activation_clustering"] > 0.8     # no wrong label, still found
+    assert matrix["SIG"]["activation_clustering"] < 0.2
+    assert 0.05 < matrix["SIG"]["target_split"]["poison_in_smaller"] < 0.95   # the poison on both sides
+    assert matrix["BadNets"]["spectral_signatures"] < 0.5
+    for name in WITH_A_SMALL_TRIGGER_EVERYWHERE:
+        assert matrix[name]["spectre"] > 0.95 and matrix[name]["whitened_spectral"] > 0.95, name
+    assert matrix["SIG"]["spectral_signatures"] < 0.5 and matrix["SIG"]["spectre"] < 0.3
+    assert matrix["SIG"]["whitened_spectral"] > matrix["SIG"]["spectre"] + 0.2
+
+
+def test_06_strip_neural_cleanse_and_fine_pruning_read_as_the_text_says():
+    matrix = figures("06_stealthier_backdoors")["matrix"]
+    assert matrix["BadNets"]["strip"] > 0.85
+    assert matrix["SIG"]["strip"] < matrix["BadNets"]["strip"] - 0.3
+    for name in WITH_A_SMALL_TRIGGER_EVERYWHERE:                  # the target's mask is the smallest
+        assert matrix[name]["neural_cleanse_largest"]["label"] == 8, name
+    assert matrix["label-consistent"]["fine_pruning"] < 0.05
+    for name, column in matrix.items():
+        assert column["clean_accuracy"] - column["clean_accuracy_after_repair"]["fine_pruning"] < 0.005, name

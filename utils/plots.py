@@ -356,19 +356,22 @@ def defense_matrix(columns: dict[str, dict], ranges: dict[str, dict] | None = No
                                    linewidth=2, hatch="///" if near else None))
             figure = cell_figure(defense, column, name == CONTROL)
             ax.text(x + 0.5, y + 0.3, figure, ha="center", va="center", fontsize=10, fontweight="bold")
-            what = row.control if name == CONTROL else row.figure
-            ax.text(x + 0.5, y + 0.58, f"{call}{', near threshold' if near else ''}: {what}", ha="center",
-                    va="center", fontsize=6.5, color="#333333")
+            ax.text(x + 0.5, y + 0.58, call + (", near a threshold" if near else ""), ha="center",
+                    va="center", fontsize=7, color="#333333")
             spread = (ranges or {}).get(name, {}).get(defense)
             if spread:
-                low, high = (f"{v:.2f}" if defense == "neural_cleanse" else f"{v:.1%}" for v in spread)
-                ax.text(x + 0.5, y + 0.82, f"seeds 0-2: {low}-{high}", ha="center", va="center",
+                low, high = spread
+                text = f"{low:.2f}-{high:.2f}" if defense == "neural_cleanse" else \
+                    f"{100 * low:.2f}-{100 * high:.2f} points" if defense == "fine_pruning" and name == CONTROL \
+                    else f"{low:.1%}-{high:.1%}"
+                ax.text(x + 0.5, y + 0.82, f"seeds 0-2: {text}", ha="center", va="center",
                         fontsize=6.5, color="#555555", style="italic")
     ax.set_xlim(0, len(columns))
     ax.set_ylim(height, 0)
     ax.set_xticks(np.arange(len(columns)) + 0.5, list(columns), fontsize=10)
     ax.xaxis.tick_top()
-    ax.set_yticks(np.arange(height) + 0.5, [label for _, label in header] + [r.title for r in DEFENSES.values()])
+    ax.set_yticks(np.arange(height) + 0.5, [label for _, label in header]
+                  + [f"{r.title}\n{r.figure}\n(no attack: {r.control})" for r in DEFENSES.values()], fontsize=9)
     ax.tick_params(length=0)
     for side in ax.spines.values():
         side.set_visible(False)
