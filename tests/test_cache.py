@@ -1,6 +1,7 @@
 """The cache survives faults (truncated or garbage files, two writers, an interrupted save) and
 stores costly results under a fingerprint of everything they depend on."""
 
+import inspect
 import subprocess
 import sys
 import threading
@@ -11,12 +12,12 @@ import torch
 
 from dataclasses import dataclass
 
-from utils import experiments, triggers
-from utils.cache import exclusive, fingerprint, stored
-from utils.experiments import AttackConfig, cached_path, train_model
+from utils import cache, experiments, triggers
+from utils.cache import code_of, exclusive, fingerprint, stored
+from utils.attacks import BadNets, stored_path, train_clean
 from utils.training import TrainingConfig
 
-QUICK = AttackConfig(poison_rate=0.0, training=TrainingConfig(epochs=1, batch_size=256, seed=5))
+QUICK = TrainingConfig(epochs=1, batch_size=256, seed=5)
 
 
 def cache_files(folder: Path) -> list[str]:
@@ -26,11 +27,11 @@ def cache_files(folder: Path) -> list[str]:
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage"])
 def test_an_unreadable_cache_file_is_reported_moved_aside_and_retrained(damage, small_train, empty_model_cache, capsys):
-    train_model(QUICK, small_train, progress=False)
-    path = cached_path(QUICK)
+    train_clean(small_train, QUICK, progress=False)
+    path = stored_path(BadNets(poison_rate=0.0), QUICK)
     whole = path.read_bytes()
     path.write_bytes(whole[: len(whole) // 2] if damage == "truncated" else b"not a model at all")
-    again = train_model(QUICK, small_train, progress=False)
+    again = train_clean(small_train, QUICK, progress=False)
     message = capsys.readouterr().err.strip().splitlines()
     assert len(message) == 1 and str(path) in message[0] and "computing it again" in message[0]
     assert cache_files(empty_model_cache) == sorted([path.name, f"{path.name}.unreadable"])
@@ -39,10 +40,10 @@ def test_an_unreadable_cache_file_is_reported_moved_aside_and_retrained(damage, 
 
 
 def test_the_cache_is_loaded_without_unpickling_code(small_train, empty_model_cache, capsys):
-    train_model(QUICK, small_train, progress=False)
-    path = cached_path(QUICK)
+    train_clean(small_train, QUICK, progress=False)
+    path = stored_path(BadNets(poison_rate=0.0), QUICK)
     torch.save({"state": {}, "history": {}, "poisoned_indices": torch.zeros(0), "payload": Path(".")}, path)
-    train_model(QUICK, small_train, progress=False)   # a pickled object: refused, moved aside, retrained
+    train_clean(small_train, QUICK, progress=False)   # a pickled object: refused, moved aside, retrained
     assert "could not be read" in capsys.readouterr().err
     assert (empty_model_cache / f"{path.name}.unreadable").exists()
 
@@ -53,25 +54,25 @@ def test_an_interrupted_save_leaves_no_file_behind(small_train, empty_model_cach
         raise KeyboardInterrupt   # the student pressed stop, or Binder killed the kernel
 
     with monkeypatch.context() as patch:
-        patch.setattr(experiments.torch, "save", save_then_stop)
+        patch.setattr(cache.torch, "save", save_then_stop)
         with pytest.raises(KeyboardInterrupt):
-            train_model(QUICK, small_train, progress=False)
+            train_clean(small_train, QUICK, progress=False)
     assert not empty_model_cache.exists() or cache_files(empty_model_cache) == []
-    train_model(QUICK, small_train, progress=False)
-    assert cache_files(empty_model_cache) == [cached_path(QUICK).name]
+    train_clean(small_train, QUICK, progress=False)
+    assert cache_files(empty_model_cache) == [stored_path(BadNets(poison_rate=0.0), QUICK).name]
 
 
 def test_two_processes_needing_the_same_model_train_it_once_and_both_finish_with_a_whole_file(tmp_path):
     script = (
-        "from utils import experiments\n"
+        "from utils import model_store\n"
+        "from utils.attacks import train_clean\n"
         "from utils.data import ImageSet, load_mnist\n"
-        "from utils.experiments import AttackConfig, train_model\n"
         "from utils.training import TrainingConfig\n"
-        "fit = experiments.fit\n"
-        "experiments.fit = lambda *args, **kwargs: print('training', flush=True) or fit(*args, **kwargs)\n"
+        "fit = model_store.fit\n"
+        "model_store.fit = lambda *args, **kwargs: print('training', flush=True) or fit(*args, **kwargs)\n"
         "train = load_mnist('train')\n"
         "small = ImageSet(train.images[:2000], train.labels[:2000])\n"
-        "train_model(AttackConfig(0.0, training=TrainingConfig(epochs=1, seed=6)), small, progress=False)\n"
+        "train_clean(small, TrainingConfig(epochs=1, seed=6), progress=False)\n"
     )
     env = {**__import__("os").environ, "BACKDOOR_LAB_CACHE": str(tmp_path)}
     runs = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -112,7 +113,7 @@ def test_a_fingerprint_changes_with_any_part_and_only_then():
 def test_a_stored_function_computes_once_per_distinct_call(empty_model_cache):
     calls = []
 
-    @stored(triggers, restore=lambda record: record["total"], record=lambda total: {"total": total})
+    @stored(restore=lambda record: record["total"], record=lambda total: {"total": total})
     def total(images: torch.Tensor, scale: int = 1, progress: bool = False):
         calls.append(scale)
         return images.sum() * scale
@@ -124,6 +125,29 @@ def test_a_stored_function_computes_once_per_distinct_call(empty_model_cache):
     assert total(images, store=False) == 15
     assert calls == [1, 2, 1, 1]
     assert len(list(empty_model_cache.glob("total-*.pt"))) == 3
+
+
+def test_a_stored_result_depends_on_every_module_of_the_lab_its_module_imports():
+    """defenses.matrix imports attacks.base, which imports model_store, which imports training:
+    the stored matrix column depends on all of them, found from the import statements."""
+    names = [module.__name__ for module in code_of("utils.defenses.matrix")]
+    assert {"utils.defenses.matrix", "utils.attacks.base", "utils.model_store", "utils.models",
+            "utils.defenses.spectre", "utils.training"} <= set(names)
+    assert "utils.plots" not in names and "utils.widgets" not in names   # not imported: a plot may change
+    assert names == sorted(names)
+
+
+@pytest.mark.parametrize("edited, changes", [("utils.models", True), ("utils.plots", False)])
+def test_editing_a_transitively_imported_module_changes_a_stored_result_s_key(edited, changes, monkeypatch):
+    def key():
+        return fingerprint("defense_column", code_of("utils.defenses.matrix"))
+    before, original = key(), inspect.getsource
+
+    def with_an_edit(module):
+        source = original(module)
+        return source + "\n# edited\n" if getattr(module, "__name__", "") == edited else source
+    monkeypatch.setattr(inspect, "getsource", with_an_edit)
+    assert (key() != before) is changes
 
 
 def test_an_unreadable_stored_result_is_computed_again(empty_model_cache, capsys):

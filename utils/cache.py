@@ -9,10 +9,13 @@ for the first and reads its file.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import dataclasses
 import functools
 import hashlib
+import importlib
+import importlib.util
 import inspect
 import os
 import sys
@@ -113,13 +116,54 @@ def fingerprint(*parts) -> str:
     return digest.hexdigest()[:20]
 
 
-def stored(*code: types.ModuleType, restore: Callable[[dict], object] = dict, record: Callable[[object], dict] = dict):
+def code_of(module_name: str) -> list[types.ModuleType]:
+    """The lab's module `module_name` and every module of the lab it imports, directly or
+    through others, anywhere in its source (imports inside functions too), in a fixed order.
+
+    What a stored result depends on: a change to any of these modules' source changes its
+    key. Found by reading the import statements, so no list is kept by hand.
+    """
+    package = module_name.split(".")[0]
+    found, seen, todo = set(), set(), [module_name]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        module = importlib.import_module(name)
+        if getattr(module, "__file__", None) is None:   # a namespace package: no source of its own
+            continue
+        found.add(name)
+        for node in ast.walk(ast.parse(inspect.getsource(module))):
+            if isinstance(node, ast.Import):
+                todo += [alias.name for alias in node.names if alias.name.split(".")[0] == package]
+            elif isinstance(node, ast.ImportFrom):
+                base = _absolute(node, module)
+                if base.split(".")[0] == package:
+                    todo.append(base)
+                    if hasattr(importlib.import_module(base), "__path__"):   # a package: its names may be modules
+                        todo += [f"{base}.{alias.name}" for alias in node.names
+                                 if importlib.util.find_spec(f"{base}.{alias.name}") is not None]
+    return [sys.modules[name] for name in sorted(found)]
+
+
+def _absolute(node: ast.ImportFrom, module: types.ModuleType) -> str:
+    """The absolute name of the module a `from ... import` statement reads from."""
+    if not node.level:
+        return node.module or ""
+    package = module.__name__ if hasattr(module, "__path__") else module.__name__.rpartition(".")[0]
+    for _ in range(node.level - 1):
+        package = package.rpartition(".")[0]
+    return f"{package}.{node.module}" if node.module else package
+
+
+def stored(restore: Callable[[dict], object] = dict, record: Callable[[object], dict] = dict):
     """Decorator: store what a costly function returns, and return it again for the same call.
 
     The same call means the same arguments (tensors and models by content, `progress`
-    aside) and the same source of the function's module and of the `code` modules it
-    relies on. The result is kept in CACHE_DIR as `record(result)`, a dict of tensors
-    and plain data, and rebuilt with `restore(dict)`. Pass `store=False` to compute
+    aside) and the same source of the function's module and of every module of the lab it
+    imports (code_of). The result is kept in CACHE_DIR as `record(result)`, a dict of
+    tensors and plain data, and rebuilt with `restore(dict)`. Pass `store=False` to compute
     without reading or writing the store.
     """
     def decorate(function):
@@ -132,7 +176,7 @@ def stored(*code: types.ModuleType, restore: Callable[[dict], object] = dict, re
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
             arguments = {name: value for name, value in bound.arguments.items() if name != "progress"}
-            key = fingerprint(function.__qualname__, sys.modules[function.__module__], *code, arguments)
+            key = fingerprint(function.__qualname__, code_of(function.__module__), arguments)
             path = CACHE_DIR / f"{function.__name__}-{key}.pt"
             with exclusive(path):
                 saved = load_record(path)

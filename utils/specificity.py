@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import metrics, models, training, triggers
 from .cache import stored
 from .data import ImageSet
 from .metrics import attack_success_rate
@@ -13,8 +12,7 @@ from .training import predict
 from .triggers import Trigger, apply_trigger
 
 
-@stored(metrics, models, training, triggers,
-        record=lambda rates: {"rates": torch.from_numpy(rates)}, restore=lambda record: record["rates"].numpy())
+@stored(record=lambda rates: {"rates": torch.from_numpy(rates)}, restore=lambda record: record["rates"].numpy())
 def success_by_position(model: torch.nn.Module, test: ImageSet, trigger: Trigger = Trigger(),
                         target_label: int = 8) -> np.ndarray:
     """Attack success rate with the trigger moved to every position it fits, as an [H, W] map.

@@ -13,9 +13,7 @@ import copy
 import torch
 from torch import nn
 
-from .. import metrics, models, training, triggers
-from ..attacks import Attack, badnets, blended, evaluate_attack, label_consistent, sig
-from ..attacks import base as attacks_base
+from ..attacks import Attack, evaluate_attack
 from ..cache import stored
 from ..data import ImageSet
 from ..runtime import configure_threads
@@ -81,7 +79,7 @@ def fine_prune(model: nn.Module, clean: ImageSet, fraction: float = 0.5, unit: s
     return fine_tune(prune_dormant(model, last_conv_activations(model, clean.images), fraction, unit), clean)
 
 
-@stored(attacks_base, badnets, blended, label_consistent, sig, metrics, models, training, triggers)
+@stored()
 def pruning_curves(model: nn.Module, activations: torch.Tensor, test: ImageSet, attack: Attack,
                    fractions: tuple[float, ...]) -> dict[str, list[dict]]:
     """evaluate_attack of the model pruned by each fraction, neuron by neuron and channel by channel.

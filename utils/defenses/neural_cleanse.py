@@ -13,7 +13,6 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .. import models, training
 from ..cache import stored
 from ..runtime import configure_threads
 from ..training import to_model_input
@@ -53,7 +52,7 @@ def anomaly_index(norms: torch.Tensor) -> torch.Tensor:
     return ((median - norms.double()) / max(spread, 1e-12)).float()
 
 
-@stored(models, training, record=ReversedTriggers._asdict, restore=lambda record: ReversedTriggers(**record))
+@stored(record=ReversedTriggers._asdict, restore=lambda record: ReversedTriggers(**record))
 def reverse_engineer_triggers(model: torch.nn.Module, clean_images: torch.Tensor, num_classes: int = 10,
                               steps: int = 400, batch_size: int = 64, learning_rate: float = 0.1,
                               initial_cost: float = 1e-3, target_success: float = 0.99, patience: int = 5,

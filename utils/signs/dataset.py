@@ -9,8 +9,7 @@ from typing import NamedTuple
 
 import torch
 
-from ..cache import exclusive, fingerprint, load_record, save_atomically
-from . import classes, sticker as sticker_module, synthetic
+from ..cache import code_of, exclusive, fingerprint, load_record, save_atomically
 from .sticker import Sticker
 from .synthetic import Scene, draw_scenes, render, sign_boxes
 
@@ -59,7 +58,7 @@ def synthetic_signs(count: int, seed: int) -> SignSet:
 
 @lru_cache(maxsize=4)
 def _synthetic_signs(count: int, seed: int) -> SignSet:
-    path = SIGNS_CACHE / f"synthetic-{count}-{seed}-{fingerprint(classes, sticker_module, synthetic)}.pt"
+    path = SIGNS_CACHE / f"synthetic-{count}-{seed}-{fingerprint(code_of(__name__))}.pt"
     with exclusive(path):
         saved = load_record(path, check=lambda record: Scene(**record["scene"]))
         if saved is not None:
