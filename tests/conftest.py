@@ -1,76 +1,61 @@
-"""The session's plan (two worker processes, a fixed thread count, the work that depends on
-other work kept in order) and the shared fixtures."""
+"""The session's plan and the shared fixtures.
+
+`make test` runs the session in two processes (pytest-xdist, `-n 2 --dist loadgroup`). The
+cells of a notebook and the claims about its figures share one xdist group, named after the
+notebook, so one process runs them, in order; a file whose tests share one folder (the
+website's) marks its own group. Run without -n, a test file runs plainly in one process.
+"""
 
 import os
 import shutil
 import tempfile
-from pathlib import Path
 
 import pytest
-from xdist.scheduler import LoadScopeScheduling
 
 from utils.data import ImageSet, load_mnist
 from utils.defenses.reserve import clean_reserve
-from utils.experiments import RESULTS_DIR_VARIABLE, AttackConfig, poison_for, train_model
+from utils.attacks import BadNets, poisoned_training_set, train_attack, train_clean
+from utils.experiments import RESULTS_DIR_VARIABLE
 from utils.runtime import use_reference_threads
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-
-# pytest-xdist runs the session in two processes (addopts in pyproject.toml). Each of them,
-# and every kernel they start, computes with one thread, as the committed notebooks were
-# executed: the claims are checked on models with the same last digits, and two processes
-# on two cores do not stall each other.
+# Every test process, and every kernel it starts, computes with one thread, as the committed
+# notebooks were executed: the claims are checked on models with the same last digits, and
+# two processes on two cores do not stall each other.
 use_reference_threads()
 
-BINDER_TEST = "test_the_binder_build_steps_succeed_in_a_fresh_environment_and_a_notebook_runs"
-REUSERS = {"test_browser.py", "test_sweep.py"}             # tests that reuse the models the notebooks store
-REUSING_FIXTURES = {"lab_backdoor", "sign_models"}          # fixtures that load (or train) the notebooks' models
+LONG_FILES = {"test_binder.py"}                            # one of the longest tests: start it early
+REUSING_FILES = {"test_browser.py", "test_sweep.py"}       # they reuse the models the notebooks store
+REUSING_FIXTURES = {"lab_backdoor", "sign_models"}          # fixtures that load (or train) those models
 
 
-def rank(item) -> int:
-    """When a test starts: 0 the notebooks and their claims, in order (notebook 02 trains the
-    backdoored model before 03 asks for it), 1 Binder's build (one of the longest tests),
-    2 the tests reusing the notebooks' models, 3 the unit tests (short: they fill the gaps at the end)."""
-    if item.path.suffix == ".ipynb" or item.path.name == "test_claims.py":
-        return 0
-    if item.name == BINDER_TEST:
-        return 1
-    if item.path.name in REUSERS or REUSING_FIXTURES & set(getattr(item, "fixturenames", ())):
-        return 2
-    return 3
+def notebook_group(item) -> str | None:
+    """The xdist group of a notebook's cells (the notebook's name), or the one a test marks."""
+    if item.path.suffix == ".ipynb":
+        return item.path.stem
+    marker = item.get_closest_marker("xdist_group")
+    return marker.args[0] if marker else None
 
 
-def notebook_of(nodeid: str) -> str | None:
-    """The notebook whose kernel or figures a test needs: a notebook's cells, and the claims
-    about its figures (test_claims.py's test_NN_... reads notebook NN's); None for any other test."""
-    path, _, name = nodeid.partition("::")
-    if path.endswith(".ipynb"):
-        return Path(path).stem
-    if Path(path).name == "test_claims.py":
-        return next(NOTEBOOKS.glob(f"{name.split('_')[1]}_*.ipynb")).stem
-    return None
+def start_order(item) -> tuple:
+    """The notebooks and their claims first, in order, each notebook's claims after its cells
+    (notebook 02 trains the backdoored model before 03 asks for it); then the long Binder
+    build; then the tests reusing the notebooks' models; the short unit tests fill the end."""
+    group = notebook_group(item)
+    if group and (item.path.suffix == ".ipynb" or item.path.name == "test_claims.py"):
+        return 0, group, item.path.name == "test_claims.py"
+    if item.path.name in LONG_FILES:
+        return 1, "", False
+    if item.path.name in REUSING_FILES or REUSING_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return 2, "", False
+    return 3, "", False
 
 
+@pytest.hookimpl(tryfirst=True)   # before xdist reads the groups into the test ids
 def pytest_collection_modifyitems(items):
-    """Order the session by rank, each notebook's claims right after its cells."""
-    items.sort(key=lambda item: (rank(item), notebook_of(item.nodeid) or "", item.path.name == "test_claims.py"))
-
-
-ONE_PROCESS_FILES = {"test_site.py"}   # its tests share one build of the website, in one folder
-
-
-class NotebookScheduling(LoadScopeScheduling):
-    """pytest-xdist's scheduling by scope, where a scope is a notebook with the claims about it
-    (one process runs them, in order), a file of ONE_PROCESS_FILES, or any other single test;
-    scopes start in the session's order."""
-
-    def _split_scope(self, nodeid: str) -> str:
-        path = nodeid.partition("::")[0]
-        return notebook_of(nodeid) or (path if Path(path).name in ONE_PROCESS_FILES else nodeid)
-
-
-def pytest_xdist_make_scheduler(config, log):
-    return NotebookScheduling(config, log)
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+    items.sort(key=start_order)
 
 
 def pytest_configure(config):
@@ -105,13 +90,13 @@ def small_train(mnist_train):
 @pytest.fixture(scope="session")
 def lab_backdoor(mnist_train):
     """The models and poisoned set of notebooks 02, 03 and 05 (from the model cache when there)."""
-    config = AttackConfig()
-    poisoned = poison_for(config, mnist_train)
+    attack = BadNets()
+    poisoned = poisoned_training_set(attack, mnist_train)
     return {
-        "config": config,
+        "attack": attack,
         "poisoned": poisoned,
-        "backdoored": train_model(config, mnist_train, progress=False).model,
-        "clean": train_model(config.clean(), mnist_train, progress=False).model,
+        "backdoored": train_attack(attack, mnist_train, progress=False).model,
+        "clean": train_clean(mnist_train, progress=False).model,
         "reserve": clean_reserve(mnist_train, poisoned.indices, 6000),
     }
 

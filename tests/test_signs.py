@@ -2,7 +2,6 @@
 
 import math
 import socket
-import time
 
 import pytest
 import torch
@@ -93,15 +92,14 @@ def test_a_patch_in_the_image_corner_lands_at_the_same_pixels_in_every_photo(sma
     assert changed[:, 27:31, 27:31].float().mean() > 0.9
 
 
-def test_synthetic_signs_are_stored_and_a_second_call_is_instant(tmp_path, monkeypatch):
+def test_synthetic_signs_are_stored_and_a_second_call_reads_them_back(tmp_path, monkeypatch):
     monkeypatch.setattr(sign_data, "SIGNS_CACHE", tmp_path)
     sign_data._synthetic_signs.cache_clear()
     first = sign_data.synthetic_signs(300, 5)
     assert len(list(tmp_path.glob("synthetic-300-5-*.pt"))) == 1
     sign_data._synthetic_signs.cache_clear()   # as in a new process: read from the file
-    start = time.perf_counter()
+    monkeypatch.setattr(sign_data, "render", lambda *args: pytest.fail("the stored photos were drawn again"))
     from_file = sign_data.synthetic_signs(300, 5)
-    assert time.perf_counter() - start < 1.0
     assert torch.equal(first.images, from_file.images)
     from_file.images[:] = 0   # a caller's edits never reach the next caller
     assert torch.equal(sign_data.synthetic_signs(300, 5).images, first.images)
@@ -168,13 +166,15 @@ def test_gtsrb_missing_offline_fails_at_once_and_says_how_to_get_it(tmp_path, mo
     with pytest.raises(DatasetUnavailableError, match=r"download=True.*dataset='synthetic'"):
         load_gtsrb("train", tmp_path)
 
+    attempts = []
+
     def no_network(*args, **kwargs):
+        attempts.append(args)
         raise OSError("network is unreachable")
     monkeypatch.setattr(socket, "create_connection", no_network)
-    start = time.perf_counter()
     with pytest.raises(DatasetUnavailableError, match="Cannot reach .* to download GTSRB"):
         load_gtsrb("train", tmp_path, download=True)
-    assert time.perf_counter() - start < 5
+    assert len(attempts) == 1   # at once: one try, no retries
 
 
 def test_an_incomplete_gtsrb_copy_is_reported(tmp_path, small_signs):

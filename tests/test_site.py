@@ -17,7 +17,7 @@ HTML = ROOT / "runs" / "site" / "_build" / "html"
 NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("0*.ipynb"))
 REPOSITORY = "backdoor-lab/backdoor-lab"
 
-pytestmark = pytest.mark.classroom
+pytestmark = [pytest.mark.classroom, pytest.mark.xdist_group("site")]   # one build, one folder
 
 
 @pytest.fixture(scope="module")
