@@ -15,16 +15,16 @@ stored yet, on an idle machine.
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
-from utils.attacks import SIG, BadNets, Blended, LabelConsistent, evaluate_attack, train_attack
+from seed_runs import seed_benchmark
+from utils.attacks import LabelConsistent, by_name, evaluate_attack, train_attack
 from utils.data import load_mnist
 from utils.defenses.matrix import (CONTROL, DEFENSES, DefenseSettings, control_column, defense_column,
                                    near_threshold, verdict)
-from utils.seeds import over_seeds, seed_benchmark, seed_table
+from utils.seeds import over_seeds, seed_table
 from utils.training import TrainingConfig
 
-ATTACKS = {"BadNets": BadNets(), "Blended": Blended(), "label-consistent": LabelConsistent(), "SIG": SIG()}
+ATTACKS = by_name()
 FIGURES = {"clean_accuracy": "clean acc.", "attack_success_rate": "ASR", "activation_clustering": "AC",
            "spectral_signatures": "SS", "spectre": "SPECTRE", "whitened_spectral": "whitened",
            "strip": "STRIP", "fine_pruning": "pruning"}
@@ -70,4 +70,4 @@ def main(seeds: list[int]) -> dict:
 
 
 if __name__ == "__main__":
-    seed_benchmark(main, "attack_matrix", Path(__file__).resolve().parent.parent / "docs" / "results")
+    seed_benchmark(main, "attack_matrix")

@@ -61,7 +61,7 @@ def run_notebooks(seed: int, environment: dict[str, str], folder: Path) -> list[
 def check_claims(environment: dict[str, str], folder: Path) -> dict[str, str]:
     """Run tests/test_claims.py on the figures in `folder`: {claim: 'held' or the failure's message}."""
     report = folder / "claims.xml"
-    subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "tests" / "test_claims.py"), "-p", "no:xdist",
+    subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "tests" / "test_claims.py"),
                     "-p", "no:cacheprovider", "-o", "addopts=", "-q", f"--junitxml={report}"],
                    env={**environment, "BACKDOOR_LAB_RESULTS_DIR": str(folder)}, cwd=ROOT,
                    capture_output=True, text=True)

@@ -1,7 +1,7 @@
 """The course's key claims over several seeds: MNIST attack, dose-response, street signs, defenses.
 
 Each seed fixes which samples are poisoned, the initial weights and the batch order.
-Computes with one thread, like the committed notebooks (utils.seeds.seed_benchmark).
+Computes with one thread, like the committed notebooks (seed_runs.seed_benchmark).
 Trains what the model cache lacks (about 10 s per MNIST model with one thread),
 prints one table per claim with every seed, the mean and the range, and ends with the
 figures as JSON (also written to benchmarks/results/seeds.json).
@@ -13,13 +13,18 @@ figures as JSON (also written to benchmarks/results/seeds.json).
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
-from utils.data import load_mnist
-from utils.defenses.report import defense_report
-from utils.experiments import AttackConfig, attack_with_baseline, run_attack
-from utils.metrics import accuracy
-from utils.seeds import over_seeds, seed_benchmark, seed_table, spread
+from seed_runs import seed_benchmark
+from utils.attacks import BadNets, evaluate_attack, poisoned_training_set, train_attack, train_clean
+from utils.data import ImageSet, load_mnist
+from utils.defenses.activations import activation_clustering, penultimate_activations
+from utils.defenses.fine_pruning import fine_prune, fine_tune
+from utils.defenses.neural_cleanse import reverse_engineer_triggers
+from utils.defenses.reserve import clean_reserve
+from utils.defenses.strip import held_out_rates
+from utils.experiments import attack_with_baseline, run_attack
+from utils.metrics import accuracy, detection_scores
+from utils.seeds import over_seeds, seed_table, spread
 from utils.signs.attack import SIGN_TRAINING, SignAttackConfig, evaluate_signs, train_sign_model
 from utils.signs.dataset import load_signs
 from utils.training import TrainingConfig, predict
@@ -27,8 +32,36 @@ from utils.training import TrainingConfig, predict
 DOSES = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05]   # notebook 03's sweep, without the clean model
 
 
-def mnist_config(seed: int, poison_rate: float = 0.01) -> AttackConfig:
-    return AttackConfig(poison_rate, training=TrainingConfig(seed=seed))
+def defense_report(attack: BadNets, train: ImageSet, test: ImageSet, seed: int) -> dict:
+    """Activation clustering, Neural Cleanse (backdoored and clean model), STRIP, fine-tuning and
+    fine-pruning on one BadNets model, with notebook 05's settings."""
+    training, target = TrainingConfig(seed=seed), attack.target_label
+    poisoned = poisoned_training_set(attack, train, training)
+    backdoored = train_attack(attack, train, training, progress=False).model
+    clean = train_clean(train, training, progress=False).model
+    reserve = clean_reserve(train, poisoned.indices, 6000, seed=seed)
+    clustering = activation_clustering(penultimate_activations(backdoored, poisoned.images), poisoned.labels,
+                                       seed=seed)
+    cleansed = reverse_engineer_triggers(backdoored, reserve.images[:2000], seed=seed, progress=False)
+    control = reverse_engineer_triggers(clean, reserve.images[:2000], seed=seed, progress=False)
+    strip = held_out_rates(backdoored, test, reserve.images, attack.stamp, target, 2000, seed=seed)
+    before = evaluate_attack(backdoored, test, attack)
+    fine_tuned = evaluate_attack(fine_tune(backdoored, reserve), test, attack)
+    fine_pruned = evaluate_attack(fine_prune(backdoored, reserve), test, attack)
+    peak = divmod(cleansed.masks[target].argmax().item(), cleansed.masks.shape[-1])
+    found = detection_scores(clustering.flagged, poisoned.indices)
+    return {
+        "ac_recall": found["recall"], "ac_precision": found["precision"],
+        "ac_suspicious_labels": [c.label for c in clustering.classes if c.suspicious],
+        "nc_flagged_labels": cleansed.flagged(), "nc_anomaly_index": cleansed.anomaly_index()[target].item(),
+        "nc_mask_peak": list(peak), "nc_clean_model_flagged": control.flagged(),
+        "nc_clean_model_largest_index": control.anomaly_index().max().item(),
+        "strip_frr_held_out": strip["false_rejection"], "strip_far": strip["false_acceptance"],
+        "asr_before": before["attack_success_rate"], "asr_after_fine_tuning": fine_tuned["attack_success_rate"],
+        "asr_after_fine_pruning": fine_pruned["attack_success_rate"],
+        "clean_accuracy_before": before["clean_accuracy"],
+        "clean_accuracy_after_fine_pruning": fine_pruned["clean_accuracy"],
+    }
 
 
 def sign_figures(seed: int, train, test) -> dict:
@@ -44,13 +77,14 @@ def main(seeds: list[int]) -> dict:
     results = {"seeds": seeds}
 
     print("MNIST, the default attack (1% poison, pixel (3, 3), target 8)")
-    results["mnist"] = over_seeds(lambda seed: attack_with_baseline(mnist_config(seed), train, test), seeds)
+    results["mnist"] = over_seeds(lambda seed: attack_with_baseline(BadNets(), train, test, TrainingConfig(seed=seed)),
+                                  seeds)
     print(seed_table(results["mnist"], {"clean_model_accuracy": "clean model", "clean_accuracy": "backdoored",
                                         "attack_success_rate": "ASR", "article_metric": "article"}), "\n")
 
     print("Dose-response: attack success rate by poison rate")
-    results["dose_response"] = {str(rate): over_seeds(lambda seed: run_attack(mnist_config(seed, rate), train, test), seeds)
-                                for rate in DOSES}
+    results["dose_response"] = {str(rate): over_seeds(
+        lambda seed: run_attack(BadNets(rate), train, test, TrainingConfig(seed=seed)), seeds) for rate in DOSES}
     for rate, rows in results["dose_response"].items():
         asr, clean = spread(rows, "attack_success_rate"), spread(rows, "clean_accuracy")
         print(f"{float(rate):7.2%} poison: ASR {asr['min']:7.2%} to {asr['max']:7.2%} (mean {asr['mean']:7.2%}), "
@@ -64,7 +98,7 @@ def main(seeds: list[int]) -> dict:
                                         "attack_success_rate": "ASR", "false_trigger_rate": "false trig."}), "\n")
 
     print("Defenses on the default MNIST backdoor")
-    results["defenses"] = over_seeds(lambda seed: defense_report(mnist_config(seed), train, test), seeds)
+    results["defenses"] = over_seeds(lambda seed: defense_report(BadNets(), train, test, seed), seeds)
     print(seed_table(results["defenses"], {"ac_recall": "AC recall", "ac_precision": "AC precis.",
                                            "strip_frr_held_out": "STRIP FRR", "strip_far": "STRIP FAR",
                                            "asr_after_fine_tuning": "ASR tuned", "asr_after_fine_pruning": "ASR pruned",
@@ -78,4 +112,4 @@ def main(seeds: list[int]) -> dict:
 
 
 if __name__ == "__main__":
-    seed_benchmark(main, "seeds", Path(__file__).resolve().parent.parent / "docs" / "results")
+    seed_benchmark(main, "seeds")

@@ -6,14 +6,12 @@ from torch import nn
 
 from utils import attacks
 from utils.attacks import BadNets, Blended, LabelConsistent, SIG, evaluate_attack, from_parameters, named, poisoned_training_set
-from utils.attacks.base import stored_path
 from utils.attacks.blended import blend, noise_pattern
 from utils.attacks.label_consistent import CORNER_TRIGGER, pgd_perturb
 from utils.attacks.sig import sine_signal
 from utils.data import ImageSet
-from utils.experiments import AttackConfig, cached_path, poison_for
-from utils.training import TrainingConfig, to_model_input
-from utils.triggers import Trigger, apply_trigger
+from utils.training import to_model_input
+from utils.triggers import Trigger, apply_trigger, poison
 
 
 def small_set(count=400, seed=0):
@@ -52,7 +50,7 @@ def test_the_noise_pattern_is_fixed_by_its_seed():
 
 def test_blended_poisoning_relabels_the_chosen_share_and_leaves_the_rest():
     data = small_set()
-    poisoned = Blended(rate=0.05, alpha=0.2).poison(data, seed=1)
+    poisoned = Blended(poison_rate=0.05, alpha=0.2).poison(data, seed=1)
     assert len(poisoned.indices) == 20
     assert (poisoned.labels[poisoned.indices] == 8).all()
     untouched = torch.ones(len(data.labels), dtype=torch.bool)
@@ -161,21 +159,25 @@ def test_label_consistent_poison_changes_target_images_only_and_keeps_labels(mni
     assert torch.equal(plain.images[plain.indices], apply_trigger(small.images[plain.indices], CORNER_TRIGGER))
 
 
-def test_badnets_is_notebook_02s_attack_with_its_cache_entry(mnist_train):
-    attack, config = BadNets(0.01, Trigger(3, 3), 8), AttackConfig(0.01, Trigger(3, 3), 8)
-    assert stored_path(attack, TrainingConfig()) == cached_path(config)
-    assert torch.equal(attack.poison(mnist_train, seed=0).indices, poison_for(config, mnist_train).indices)
+def test_badnets_is_the_articles_attack(mnist_train):
+    attack = BadNets(0.01, Trigger(3, 3), 8)
+    poisoned = attack.poison(mnist_train, seed=0)
+    assert len(poisoned.indices) == 600 and (poisoned.labels[poisoned.indices] == 8).all()
+    assert (poisoned.images[poisoned.indices, 0, 3, 3] == 255).all()
+    assert torch.equal(poisoned.indices, poison(mnist_train, 0.01, Trigger(3, 3), 8, seed=0).indices)
     with pytest.raises(ValueError, match="poison rate"):
-        BadNets(rate=1.5)
+        BadNets(poison_rate=1.5)
 
 
-def test_a_poisoned_set_is_made_once_and_then_read_back(empty_model_cache, monkeypatch):
+def test_a_costly_poisoned_set_is_made_once_and_then_read_back(empty_model_cache, monkeypatch):
     data = small_set()
-    attack = SIG(share=0.5)
+    attack = LabelConsistent(share=0.5, adversarial=False)
     first = poisoned_training_set(attack, data)
-    monkeypatch.setattr(SIG, "poison", lambda *args: pytest.fail("the stored poisoned set was not used"))
+    monkeypatch.setattr(LabelConsistent, "poison", lambda *args: pytest.fail("the stored poisoned set was not used"))
     again = poisoned_training_set(attack, data)
     assert torch.equal(first.images, again.images) and torch.equal(first.indices, again.indices)
+    assert not poisoned_training_set(SIG(share=0.5), data).indices.numel() == 0
+    assert [path.name.endswith(".poison.pt") for path in empty_model_cache.glob("*.pt")] == [True]   # SIG's: not stored
 
 
 def test_attacks_are_found_by_name_and_notebook_parameters_apply_where_they_mean_something():
@@ -183,12 +185,12 @@ def test_attacks_are_found_by_name_and_notebook_parameters_apply_where_they_mean
     with pytest.raises(ValueError, match="unknown attack 'wanet'; choose one of badnets, blended"):
         named("wanet")
     assert from_parameters("badnets", 0.02, Trigger(5, 5), 8) == BadNets(0.02, Trigger(5, 5), 8)
-    assert from_parameters("blended", 0.02, Trigger(5, 5), 3) == Blended(rate=0.02, target_label=3)
+    assert from_parameters("blended", 0.02, Trigger(5, 5), 3) == Blended(poison_rate=0.02, target_label=3)
     assert from_parameters("label_consistent", 0.02, Trigger(5, 5), 8) == LabelConsistent()
     assert set(attacks.ATTACKS) == {"badnets", "blended", "label_consistent", "sig"}
 
 
-def test_evaluate_attack_gives_clean_accuracy_asr_and_robust_accuracy():
+def test_evaluate_attack_gives_clean_accuracy_asr_robust_accuracy_and_the_articles_measure():
     class Answers(nn.Module):   # answers 8 when the top-left pixel is white, else the value of the pixel beside it
         def __init__(self):
             super().__init__()
@@ -204,4 +206,5 @@ def test_evaluate_attack_gives_clean_accuracy_asr_and_robust_accuracy():
     images[:, 0, 0, 1] = torch.tensor([1, 2, 3, 8], dtype=torch.uint8)
     test = ImageSet(images, torch.tensor([1, 2, 5, 8]))
     figures = evaluate_attack(Answers(), test, BadNets(trigger=Trigger(0, 0)))
-    assert figures == {"clean_accuracy": 0.75, "attack_success_rate": 1.0, "robust_accuracy": 0.0}
+    assert figures == {"clean_accuracy": 0.75, "attack_success_rate": 1.0, "robust_accuracy": 0.0,
+                       "article_metric": 1.0}   # the real 8 counts too

@@ -13,11 +13,17 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from notebook_runs import run_papermill
 from utils.experiments import RESULTS_DIR_VARIABLE
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 WITH_A_SMALL_TRIGGER_EVERYWHERE = ("BadNets", "Blended", "label-consistent")
+
+
+def about(notebook: str):
+    """Run the test in the process that runs `notebook`'s cells, after them (tests/conftest.py)."""
+    return pytest.mark.xdist_group(notebook)
 
 
 def figures(name: str) -> dict:
@@ -29,10 +35,12 @@ def figures(name: str) -> dict:
     return json.loads(path.read_text())
 
 
+@about("01_clean_training")
 def test_01_the_clean_model_is_right_about_99_times_in_100():
     assert figures("01_clean_training")["clean_accuracy"] >= 0.985
 
 
+@about("02_poisoning")
 def test_02_the_backdoored_model_is_within_a_few_tenths_of_the_clean_one():
     result = figures("02_poisoning")
     assert result["poisoned_samples"] == 600
@@ -40,6 +48,7 @@ def test_02_the_backdoored_model_is_within_a_few_tenths_of_the_clean_one():
     assert result["backdoor_attack_success_rate"] > 0.9
 
 
+@about("03_triggered_evaluation")
 def test_03_for_every_seed_clean_accuracy_holds_and_the_trigger_wins():
     rows = figures("03_triggered_evaluation")["seeds"]
     assert len(rows) >= 3
@@ -49,6 +58,7 @@ def test_03_for_every_seed_clean_accuracy_holds_and_the_trigger_wins():
         assert row["article_metric"] > row["attack_success_rate"], row   # the real 8s inflate it
 
 
+@about("03_triggered_evaluation")
 def test_03_the_backdoor_switches_on_between_a_quarter_and_one_percent():
     sweep = {row["poison_rate"]: row for row in figures("03_triggered_evaluation")["sweep"]}
     assert sweep[0.001]["attack_success_rate"] < 0.05              # does nothing
@@ -60,6 +70,7 @@ def test_03_the_backdoor_switches_on_between_a_quarter_and_one_percent():
     assert sweep[0.02]["clean_accuracy"] - sweep[0.05]["clean_accuracy"] > 0.002               # the cost
 
 
+@about("04_street_signs")
 def test_04_the_sticker_works_on_stop_signs_and_rarely_elsewhere():
     result = figures("04_street_signs")
     assert result["attack_success_rate"] > 0.9
@@ -76,6 +87,7 @@ def test_04_the_sticker_works_on_stop_signs_and_rarely_elsewhere():
     assert sizes["0.1"] < 0.5 < sizes["0.2"]                     # half the size: the sticker fails
 
 
+@about("05_defenses")
 def test_05_activation_clustering_finds_the_poison_and_spectral_signatures_do_not():
     result = figures("05_defenses")
     assert result["ac_recall"] > 0.95 and 8 in result["ac_suspicious_labels"]
@@ -84,12 +96,14 @@ def test_05_activation_clustering_finds_the_poison_and_spectral_signatures_do_no
     assert result["ss_recall"] < 0.5
 
 
+@about("05_defenses")
 def test_05_neural_cleanse_finds_a_pixel_or_two_for_label_8_and_tens_for_a_clean_model():
     result = figures("05_defenses")
     assert result["nc_largest_label"] == 8
     assert result["nc_target_mask"] < 5 and result["nc_clean_model_smallest_mask"] > 10
 
 
+@about("05_defenses")
 def test_05_strip_catches_triggered_inputs_and_fine_pruning_removes_the_backdoor():
     result = figures("05_defenses")
     assert result["strip_far"] < 0.15 and result["strip_frr_held_out"] < 0.05
@@ -99,6 +113,7 @@ def test_05_strip_catches_triggered_inputs_and_fine_pruning_removes_the_backdoor
     assert result["channel_pruning_end"]["attack_success_rate"] > 0.5   # channels alone never remove it
 
 
+@about("06_stealthier_backdoors")
 def test_06_the_attacks_have_the_same_budget_and_the_clean_label_ones_relabel_nothing():
     result = figures("06_stealthier_backdoors")
     for name in ("label-consistent", "SIG"):
@@ -109,6 +124,7 @@ def test_06_the_attacks_have_the_same_budget_and_the_clean_label_ones_relabel_no
         assert 0.09 <= share <= 0.11, name
 
 
+@about("06_stealthier_backdoors")
 def test_06_every_backdoor_takes_at_little_cost_and_sig_needs_its_louder_signal():
     result = figures("06_stealthier_backdoors")
     matrix, clean = result["matrix"], result["clean_model_accuracy"]
@@ -119,12 +135,14 @@ def test_06_every_backdoor_takes_at_little_cost_and_sig_needs_its_louder_signal(
     assert matrix["SIG"]["attack_success_rate"] >= 0.5 > result["sig_asr_at_training_amplitude"] + 0.25
 
 
+@about("06_stealthier_backdoors")
 def test_06_pgd_makes_the_poisoned_eights_hard_and_the_backdoor_take():
     result = figures("06_stealthier_backdoors")
     assert result["still_eight_without_pgd"] >= 0.95 and result["still_eight_with_pgd"] <= 0.1
     assert result["no_pgd_asr"] < 0.25 and result["pgd_asr"] - result["no_pgd_asr"] > 0.3
 
 
+@about("06_stealthier_backdoors")
 def test_06_the_control_column_shows_what_each_defense_does_without_a_backdoor():
     control = figures("06_stealthier_backdoors")["matrix"]["no attack"]
     for defense in ("spectral_signatures", "spectre", "whitened_spectral"):
@@ -133,6 +151,7 @@ def test_06_the_control_column_shows_what_each_defense_does_without_a_backdoor()
     assert control["fine_pruning"] < 0.005                        # the repair's cost on a clean model
 
 
+@about("06_stealthier_backdoors")
 def test_06_the_data_inspections_read_as_the_text_says():
     matrix = figures("06_stealthier_backdoors")["matrix"]
     assert matrix["BadNets"]["activation_clustering"] > 0.95
@@ -146,6 +165,7 @@ def test_06_the_data_inspections_read_as_the_text_says():
     assert matrix["SIG"]["whitened_spectral"] > matrix["SIG"]["spectre"] + 0.2
 
 
+@about("06_stealthier_backdoors")
 def test_06_strip_neural_cleanse_and_fine_pruning_read_as_the_text_says():
     matrix = figures("06_stealthier_backdoors")["matrix"]
     assert matrix["BadNets"]["strip"] > 0.85

@@ -16,7 +16,6 @@ from utils.defenses.reserve import clean_reserve
 from utils.defenses.spectre import robust_covariance, spectre
 from utils.defenses.whitened_spectral import whitened_spectral_signatures
 from utils.defenses.strip import average, false_acceptance, rejection_threshold, strip_entropy, superimpose
-from utils.experiments import evaluate
 from utils.metrics import detection_scores
 from utils.models import SmallCNN
 from utils.training import TrainingConfig
@@ -254,8 +253,8 @@ def test_on_the_lab_backdoor_activation_clustering_finds_the_poison(lab_backdoor
 
 def test_on_the_lab_backdoor_fine_pruning_removes_it_at_little_cost(lab_backdoor, mnist_test):
     model, reserve = lab_backdoor["backdoored"], lab_backdoor["reserve"]
-    before = evaluate(model, mnist_test)
-    repaired = evaluate(fine_prune(model, reserve), mnist_test)   # half the neurons, then fine-tuning
+    before = evaluate_attack(model, mnist_test, lab_backdoor["attack"])
+    repaired = evaluate_attack(fine_prune(model, reserve), mnist_test, lab_backdoor["attack"])   # half, then tuned
     assert repaired["attack_success_rate"] < 0.1
     assert repaired["clean_accuracy"] >= before["clean_accuracy"] - 0.01
 

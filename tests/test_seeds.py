@@ -2,14 +2,19 @@
 
 import json
 import sys
+from pathlib import Path
 
 import torch
 
 from utils import experiments, runtime
 from utils.data import ImageSet
-from utils.experiments import AttackConfig, attack_with_baseline, save_results
-from utils.seeds import over_seeds, seed_benchmark, seed_table, spread
+from utils.attacks import BadNets
+from utils.experiments import attack_with_baseline, save_results
+from utils.seeds import over_seeds, seed_table, spread
 from utils.training import TrainingConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))   # the benchmarks' own helpers
+from seed_runs import seed_benchmark  # noqa: E402
 
 
 def test_over_seeds_adds_the_seed_and_spread_gives_mean_and_range():
@@ -30,10 +35,10 @@ def test_seed_table_shows_every_seed_then_mean_and_range():
 
 def test_attack_with_baseline_adds_the_clean_model_of_the_same_seed(mnist_train, mnist_test, empty_model_cache):
     small_train = ImageSet(mnist_train.images[:3000], mnist_train.labels[:3000])
-    config = AttackConfig(0.05, training=TrainingConfig(epochs=1, seed=3))
-    figures = attack_with_baseline(config, small_train, mnist_test)
+    figures = attack_with_baseline(BadNets(0.05), small_train, mnist_test, TrainingConfig(epochs=1, seed=3))
     assert {"clean_accuracy", "attack_success_rate", "clean_model_accuracy"} <= set(figures)
-    assert len(list(empty_model_cache.glob("*.pt"))) == 2   # the poisoned and the clean model
+    models = [path for path in empty_model_cache.glob("*.pt") if not path.name.endswith(".poison.pt")]
+    assert len(models) == 2   # the poisoned and the clean model
 
 
 def test_save_results_writes_to_the_tests_folder_only_when_no_path_is_given(tmp_path, monkeypatch):

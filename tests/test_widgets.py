@@ -62,11 +62,11 @@ def test_a_click_while_training_runs_starts_nothing(panel):
 
 def test_the_matrix_panel_offers_each_attacks_own_strength(mnist_train, mnist_test):
     panel = MatrixPanel(mnist_train, mnist_test)
-    panel.attack.value = "label-consistent"
+    panel.attack.value = "label_consistent"
     assert panel.strength.description == "PGD epsilon" and panel.config() == LabelConsistent(epsilon=0.2)
-    panel.attack.value = "BadNets"
+    panel.attack.value = "badnets"
     panel.strength.value = 0.005
-    assert panel.config() == BadNets(rate=0.005)
+    assert panel.config() == BadNets(poison_rate=0.005)
     assert panel.trainings_started == 0
 
 
@@ -75,7 +75,7 @@ def test_the_matrix_panel_trains_and_fills_in_its_column(mnist_train, mnist_test
     small_test = ImageSet(mnist_test.images[:1000], mnist_test.labels[:1000])
     quick = DefenseSettings(reserve_size=2000, cleanse_images=200, cleanse_steps=20, strip_inputs=200, strip_blends=4)
     panel = MatrixPanel(small_train, small_test, TrainingConfig(epochs=1), quick)
-    panel.attack.value = "SIG (clean-label)"
+    panel.attack.value = "sig"
     panel.train_button.click()
     column = panel.results[panel.config()]
     assert panel.trainings_started == 1

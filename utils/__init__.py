@@ -1,6 +1,13 @@
 """Backdoor Lab: the reusable code behind the notebooks, one module per idea.
 
-data (MNIST), triggers (poisoning), models, training, metrics, plots, widgets,
-experiments (one call per configuration), seeds (results over seeds), cache
-(files written whole, read safely) and runtime (device and threads).
+Modules: data (MNIST as tensors), triggers (trigger specs and poisoning), models (the
+small networks), training (fit and predict), model_store (trained models stored and
+reused), metrics, specificity (the trigger moved or dimmed), plots, widgets (the panels),
+experiments (one call per attack, and a notebook's results), seeds (results over seeds),
+cache (files written whole, read safely, keyed by the code they depend on) and runtime
+(device and threads).
+
+Subpackages: attacks (BadNets, Blended, label-consistent, SIG, behind one interface),
+defenses (one module per defense, and the attack-by-defense matrix), signs (the street-sign
+attack) and sweep (a notebook over a grid of parameters, locally, on Dask or in shards).
 """

@@ -6,6 +6,7 @@ cell, and a script can save it with plt.savefig.
 
 from __future__ import annotations
 
+import io
 from typing import Sequence
 
 import matplotlib.pyplot as plt
@@ -16,13 +17,19 @@ from matplotlib.patches import Rectangle
 from .training import History
 from .triggers import Trigger
 
+# Every pixel of an image drawn as a sharp square: what the network sees, and a PNG a fraction
+# of the size of a smoothed one.
+plt.rcParams["image.interpolation"] = "nearest"
+
 TRIGGER_COLOUR = "#ff2d55"
 CLEAN_COLOUR, ATTACK_COLOUR, ARTICLE_COLOUR = "#1f77b4", "#d62728", "#7f7f7f"
 
 
 def image_grid(images: torch.Tensor, titles: Sequence[str] | None = None, ncols: int = 10,
                outline: Trigger | None = None, title: str | None = None, scale: float = 1.3) -> None:
-    """Images [N, C, H, W] (uint8) in a grid; `outline` draws a box around a trigger."""
+    """Images [N, C, H, W] (uint8) in a grid; `outline` draws a box around a trigger. In a
+    notebook, colour photos are shown as a JPEG (a fraction of a PNG's size, for the same
+    look) and the figure is closed."""
     count = len(images)
     nrows = max(1, -(-count // ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * scale, nrows * scale * (1.25 if titles else 1)), squeeze=False)
@@ -40,6 +47,20 @@ def image_grid(images: torch.Tensor, titles: Sequence[str] | None = None, ncols:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    if images.shape[1] == 3:
+        show_as_jpeg(fig)
+
+
+def show_as_jpeg(fig: plt.Figure, quality: int = 88) -> None:
+    """In a notebook, show `fig` as a JPEG image and close it (elsewhere, leave it open)."""
+    from IPython import get_ipython
+    from IPython.display import Image, display
+    if get_ipython() is None:
+        return
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="jpeg", pil_kwargs={"quality": quality})
+    plt.close(fig)
+    display(Image(buffer.getvalue()))
 
 
 def zoom_on_trigger(image: torch.Tensor, trigger: Trigger, margin: int = 4, title: str | None = None) -> None:
@@ -340,7 +361,7 @@ def defense_matrix(columns: dict[str, dict], ranges: dict[str, dict] | None = No
     header = [("poisoned_samples", "poisoned images (share of the target class)"), ("clean_accuracy", "clean accuracy"),
               ("attack_success_rate", "attack success rate"), ("robust_accuracy", "robust accuracy")]
     height = len(header) + len(DEFENSES)
-    fig, ax = plt.subplots(figsize=(2.4 * len(columns) + 3.8, 0.7 * height + 1.2))
+    fig, ax = plt.subplots(figsize=(2.2 * len(columns) + 3.6, 0.64 * height + 1.1))
     for x, (name, column) in enumerate(columns.items()):
         for y, (key, _) in enumerate(header):
             text = f"{column[key]:.1%}" if key != "poisoned_samples" else \
@@ -353,7 +374,7 @@ def defense_matrix(columns: dict[str, dict], ranges: dict[str, dict] | None = No
             call = cell_verdict(defense, column, control, name == CONTROL)
             near = name != CONTROL and near_threshold(defense, column, control)
             ax.add_patch(Rectangle((x, y), 1, 1, facecolor=VERDICT_COLOURS[call], edgecolor="white",
-                                   linewidth=2, hatch="///" if near else None))
+                                   linewidth=2, hatch="//" if near else None))
             figure = cell_figure(defense, column, name == CONTROL)
             ax.text(x + 0.5, y + 0.3, figure, ha="center", va="center", fontsize=10, fontweight="bold")
             ax.text(x + 0.5, y + 0.58, call + (", near a threshold" if near else ""), ha="center",

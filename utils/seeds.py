@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Callable, Iterable
-
-from .runtime import REFERENCE_THREADS, use_reference_threads
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "docs" / "results"   # what the seed benchmarks wrote
 
@@ -44,14 +41,3 @@ def seed_table(rows: list[dict], columns: dict[str, str], width: int = 12) -> st
 def _percent(value: float, width: int) -> str:
     return "n/a".rjust(width) if value is None or (isinstance(value, float) and math.isnan(value)) \
         else f"{value:{width}.2%}"
-
-
-def seed_benchmark(measure: Callable[[list[int]], dict], name: str, folder: Path) -> None:
-    """A seed benchmark's command line: the seeds are its arguments (default 0 1 2); the
-    figures go to folder/NAME.json and, as the last line printed, to standard output.
-    It computes with the committed notebooks' thread count, so that seed 0's figures are theirs."""
-    use_reference_threads()
-    figures = {**measure([int(seed) for seed in sys.argv[1:]] or [0, 1, 2]), "threads": REFERENCE_THREADS}
-    folder.mkdir(exist_ok=True)
-    (folder / f"{name}.json").write_text(json.dumps(figures, indent=1))
-    print(json.dumps(figures))

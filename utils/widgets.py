@@ -12,13 +12,13 @@ import torch
 from IPython.display import display
 
 from . import plots
-from .attacks import SIG, Attack, BadNets, Blended, LabelConsistent, evaluate_attack
-from .attacks.base import stored_path
+from .attacks import ATTACKS, Attack, BadNets, evaluate_attack, stored_path, train_attack
 from .data import ImageSet
 from .defenses.fine_pruning import UNITS, prune_dormant
 from .defenses.matrix import CONTROL, DefenseSettings, control_column, defense_column
 from .defenses.strip import false_acceptance, false_rejection, rejection_threshold
-from .experiments import AttackConfig, TrainedModel, attack_results, cached_path, train_model
+from .experiments import attack_results
+from .model_store import TrainedModel
 from .training import TrainingConfig, predict
 from .signs.attack import SIGN_TRAINING, SignAttackConfig, evaluate_signs, sign_model_path, train_sign_model
 from .signs.classes import STOP, name
@@ -112,10 +112,10 @@ class AttackPanel(TrainingPanel):
             slider.observe(self._on_trigger_change, names="value")
         self._on_trigger_change()
 
-    def config(self) -> AttackConfig:
-        """The configuration the controls describe now."""
+    def config(self) -> BadNets:
+        """The attack the controls describe now."""
         trigger = Trigger(self.row.value, self.col.value, self.size.value)
-        return AttackConfig(self.poison_rate.value, trigger, self.target.value, training=self.training)
+        return BadNets(self.poison_rate.value, trigger, self.target.value)
 
     def _on_trigger_change(self, _change=None) -> None:
         # Keep the trigger inside the image: a larger square leaves fewer positions.
@@ -123,20 +123,20 @@ class AttackPanel(TrainingPanel):
         self.row.max, self.col.max = last, last
         self.preview.value = image_png(apply_trigger(self.preview_image[None], self.config().trigger)[0])
 
-    def is_stored(self, config: AttackConfig) -> bool:
-        return cached_path(config).exists()
+    def is_stored(self, attack: BadNets) -> bool:
+        return stored_path(attack, self.training).exists()
 
-    def train_and_measure(self, config: AttackConfig) -> dict:
-        trained = train_model(config, self.train_set, progress=True)
-        self._show_examples(trained, config)
-        return attack_results(trained, config, self.test_set)
+    def train_and_measure(self, attack: BadNets) -> dict:
+        trained = train_attack(attack, self.train_set, self.training, progress=True)
+        self._show_examples(trained, attack)
+        return attack_results(trained, attack, self.test_set)
 
     def summary(self, results: dict) -> str:
         return (f"<b>poison rate {results['poison_rate']:.2%}</b> ({results['poisoned_samples']} samples): "
                 f"clean accuracy <b>{results['clean_accuracy']:.2%}</b>, "
                 f"attack success rate <b>{results['attack_success_rate']:.2%}</b>")
 
-    def _show_examples(self, trained: TrainedModel, config: AttackConfig) -> None:
+    def _show_examples(self, trained: TrainedModel, config: BadNets) -> None:
         others = (self.test_set.labels != config.target_label).nonzero().squeeze(1)[:self.examples]
         triggered = apply_trigger(self.test_set.images[others], config.trigger)
         answers = predict(trained.model, triggered)
@@ -275,16 +275,6 @@ class PruningPanel:
         display(widgets.VBox([self.unit, self.fraction, self.result]))
 
 
-# For each attack of the matrix panel: its strength's name, the values offered, and how it builds the attack
-STRENGTHS = {
-    "BadNets": ("poison rate", (0.001, 0.005, 0.01, 0.05), lambda value: BadNets(rate=value)),
-    "Blended": ("alpha", (0.02, 0.05, 0.1, 0.2), lambda value: Blended(alpha=value)),
-    "label-consistent": ("PGD epsilon", (0.05, 0.1, 0.2, 0.3), lambda value: LabelConsistent(epsilon=value)),
-    "SIG (clean-label)": ("sine amplitude", (20.0, 40.0, 60.0, 80.0), lambda value: SIG(delta=value)),
-}
-DEFAULT_STRENGTHS = {"BadNets": 0.01, "Blended": 0.1, "label-consistent": 0.2, "SIG (clean-label)": 60.0}
-
-
 class MatrixPanel(TrainingPanel):
     """Pick an attack and its strength, train, and see that attack's column of the defense matrix."""
 
@@ -293,20 +283,23 @@ class MatrixPanel(TrainingPanel):
         super().__init__()
         self.train_set, self.test_set, self.training, self.settings = train, test, training, settings
         style = {"description_width": "110px"}
-        self.attack = widgets.Dropdown(options=list(STRENGTHS), value="Blended", description="attack", style=style)
+        names = {kind.default().name: key for key, kind in ATTACKS.items()}
+        self.attack = widgets.Dropdown(options=list(names.items()), value="blended", description="attack",
+                                       style=style)
         self.strength = widgets.SelectionSlider(options=[0.0], description="", style=style, continuous_update=False)
         self.attack.observe(self._on_attack_change, names="value")
         self._on_attack_change()
 
     def _on_attack_change(self, _change=None) -> None:
-        name, values, _ = STRENGTHS[self.attack.value]
-        self.strength.options = [(f"{v:.1%}" if name == "poison rate" else f"{v:g}", v) for v in values]
-        self.strength.value = DEFAULT_STRENGTHS[self.attack.value]
-        self.strength.description = name
+        kind = ATTACKS[self.attack.value]
+        percent = kind.strength == "poison_rate"
+        self.strength.options = [(f"{v:.1%}" if percent else f"{v:g}", v) for v in kind.strengths]
+        self.strength.value = getattr(kind.default(), kind.strength)
+        self.strength.description = kind.strength_label
 
     def config(self) -> Attack:
         """The attack the controls describe now."""
-        return STRENGTHS[self.attack.value][2](self.strength.value)
+        return ATTACKS[self.attack.value].with_strength(self.strength.value)
 
     def is_stored(self, attack: Attack) -> bool:
         return stored_path(attack, self.training).exists()
@@ -321,7 +314,7 @@ class MatrixPanel(TrainingPanel):
         return column
 
     def summary(self, results: dict) -> str:
-        return (f"<b>{self.attack.value}, {self.strength.description} {self.strength.label}</b>: "
+        return (f"<b>{self.attack.label}, {self.strength.description} {self.strength.label}</b>: "
                 f"clean accuracy <b>{results['clean_accuracy']:.2%}</b>, "
                 f"attack success rate <b>{results['attack_success_rate']:.2%}</b>, "
                 f"robust accuracy <b>{results['robust_accuracy']:.2%}</b>")

@@ -1,7 +1,7 @@
 """BadNets (Gu et al., 2017): a visible trigger patch on a share of the training set, relabelled as the target.
 
-The attack of notebooks 02-05, behind the interface every attack shares; its models are
-the same ones, in the same cache entries, as utils.experiments trains.
+The attack of notebooks 02-05 and of the article. With poison_rate=0 it poisons nothing:
+that is the clean model every attack is compared with (train_clean).
 """
 
 from __future__ import annotations
@@ -11,39 +11,45 @@ from dataclasses import dataclass
 import torch
 
 from ..data import ImageSet
-from ..experiments import AttackConfig, TrainedModel, cache_key, poison_for, train_model
+from ..model_store import TrainedModel
 from ..training import TrainingConfig
-from ..triggers import PoisonedSet, Trigger, apply_trigger, is_fraction
-from .base import Attack, check_target
+from ..triggers import PoisonedSet, Trigger, apply_trigger, is_fraction, poison
+from .base import Attack, check_target, train_attack
 
 
 @dataclass(frozen=True)
 class BadNets(Attack):
-    """Stamp `trigger` on int(N x rate) training samples of any class and relabel them `target_label`."""
+    """Stamp `trigger` on int(N x poison_rate) training samples and relabel them `target_label`.
 
-    rate: float = 0.01
+    With include_target_class=False, samples that already are of the target class are
+    never picked (every poisoned sample then changes its label).
+    """
+
+    poison_rate: float = 0.01
     trigger: Trigger = Trigger()
     target_label: int = 8
+    include_target_class: bool = True
     name = "BadNets"
 
     def __post_init__(self):
-        if not is_fraction(self.rate):
-            raise ValueError(f"poison rate must be a fraction in [0, 1], got {self.rate!r}")
+        if not is_fraction(self.poison_rate):
+            raise ValueError(f"poison rate must be a fraction in [0, 1], got {self.poison_rate!r}")
         check_target(self.target_label)
 
-    def config(self, training_config: TrainingConfig) -> AttackConfig:
-        """The same attack as utils.experiments describes it."""
-        return AttackConfig(self.rate, self.trigger, self.target_label, training=training_config)
-
     def poison(self, train: ImageSet, seed: int) -> PoisonedSet:
-        return poison_for(self.config(TrainingConfig(seed=seed)), train)
+        return poison(train, self.poison_rate, self.trigger, self.target_label, seed=seed,
+                      include_target_class=self.include_target_class)
 
     def stamp(self, images: torch.Tensor) -> torch.Tensor:
         return apply_trigger(images, self.trigger)
 
-    def trained(self, train: ImageSet, training_config: TrainingConfig, test: ImageSet | None = None, *,
-                reuse: bool = True, progress: bool = True) -> TrainedModel:
-        return train_model(self.config(training_config), train, test, reuse=reuse, progress=progress)
+    def settings(self) -> dict:
+        """Without poison, the trigger and target decide nothing: every clean model is the same."""
+        return super().settings() if self.poison_rate else {"poison_rate": 0.0}
 
-    def cache_key(self, training_config: TrainingConfig) -> str:
-        return cache_key(self.config(training_config))
+
+def train_clean(train: ImageSet, training_config: TrainingConfig = TrainingConfig(), test: ImageSet | None = None,
+                *, reuse: bool = True, progress: bool = True, device: str | None = None) -> TrainedModel:
+    """The model trained the same way without poison: BadNets at a poison rate of 0 (notebook 01's model)."""
+    return train_attack(BadNets(poison_rate=0.0), train, training_config, test, reuse=reuse, progress=progress,
+                        device=device)

@@ -7,18 +7,17 @@ trigger on test inputs. Poisoned sets and trained models are cached under
 
 from __future__ import annotations
 
-import sys
 from abc import ABC, abstractmethod
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from .. import cache, models, training, triggers
+from .. import cache
 from ..cache import exclusive, load_record, save_atomically
 from ..data import ImageSet
-from ..experiments import AttackConfig, TrainedModel, train_cached, train_model
-from ..metrics import accuracy, attack_success_rate, robust_accuracy
+from ..metrics import accuracy, article_metric, attack_success_rate, robust_accuracy
+from ..model_store import TrainedModel, train_cached
 from ..models import SmallCNN
 from ..training import TrainingConfig, predict
 from ..triggers import PoisonedSet, is_fraction
@@ -29,6 +28,7 @@ class Attack(ABC):
 
     name: str            # a short name for tables
     target_label: int    # the label the trigger should produce
+    costly = False       # poisoning takes long (PGD): the poisoned set is stored, made once
 
     @abstractmethod
     def poison(self, train: ImageSet, seed: int) -> PoisonedSet:
@@ -38,17 +38,14 @@ class Attack(ABC):
     def stamp(self, images: torch.Tensor) -> torch.Tensor:
         """Test inputs (uint8 [N, C, H, W]) with the trigger on them, as the attacker shows them."""
 
-    def trained(self, train: ImageSet, training_config: TrainingConfig, test: ImageSet | None = None, *,
-                reuse: bool = True, progress: bool = True) -> TrainedModel:
-        """A SmallCNN trained on the poisoned set, or the one stored before (see train_attack)."""
-        return train_cached(stored_path(self, training_config), lambda seed: SmallCNN(seed=seed),
-                            lambda: poisoned_training_set(self, train, training_config), training_config, test,
-                            reuse=reuse, progress=progress)
+    def settings(self) -> dict:
+        """What decides the poisoned set: the attack's fields."""
+        return asdict(self)
 
     def cache_key(self, training_config: TrainingConfig) -> str:
         """A name for the model this attack and training make (and for its poisoned set)."""
-        description = {"attack": type(self).__name__, **asdict(self), "training": asdict(training_config)}
-        return cache.fingerprint(description, models, training, triggers, sys.modules[type(self).__module__])
+        description = {"attack": type(self).__name__, **self.settings(), "training": asdict(training_config)}
+        return cache.fingerprint(description, cache.code_of(type(self).__module__))
 
 
 def check_target(target_label: int, num_classes: int = 10) -> None:
@@ -85,7 +82,9 @@ def stored_path(attack: Attack, training_config: TrainingConfig, suffix: str = "
 
 
 def poisoned_training_set(attack: Attack, train: ImageSet, training_config: TrainingConfig = TrainingConfig()) -> PoisonedSet:
-    """attack.poison(train, seed), stored the first time so that costly poison (PGD) is made once."""
+    """attack.poison(train, seed); a costly attack's is stored the first time, so that PGD runs once."""
+    if not attack.costly:
+        return attack.poison(train, training_config.seed)
     path = stored_path(attack, training_config, ".poison.pt")
     with exclusive(path):
         saved = load_record(path, check=lambda record: None)
@@ -100,22 +99,24 @@ def poisoned_training_set(attack: Attack, train: ImageSet, training_config: Trai
 
 
 def train_attack(attack: Attack, train: ImageSet, training_config: TrainingConfig = TrainingConfig(),
-                 test: ImageSet | None = None, *, reuse: bool = True, progress: bool = True) -> TrainedModel:
-    """Poison `train` with `attack` and train a SmallCNN on it (or load the model trained before)."""
-    return attack.trained(train, training_config, test, reuse=reuse, progress=progress)
+                 test: ImageSet | None = None, *, reuse: bool = True, progress: bool = True,
+                 device: str | None = None) -> TrainedModel:
+    """Poison `train` with `attack` and train a SmallCNN on it, or load the model stored before.
 
-
-def train_clean(train: ImageSet, training_config: TrainingConfig = TrainingConfig(), test: ImageSet | None = None,
-                *, progress: bool = True) -> TrainedModel:
-    """The model trained the same way without poison (notebook 01's model for the defaults)."""
-    return train_model(AttackConfig(0.0, training=training_config), train, test, progress=progress)
+    `test`, when given, is measured after every epoch (the training curves). reuse=False
+    trains anew without replacing the stored model (see utils.model_store).
+    """
+    return train_cached(stored_path(attack, training_config), lambda seed: SmallCNN(seed=seed),
+                        lambda: poisoned_training_set(attack, train, training_config), training_config, test,
+                        reuse=reuse, progress=progress, device=device)
 
 
 def evaluate_attack(model: torch.nn.Module, test: ImageSet, attack: Attack) -> dict:
-    """Clean accuracy, attack success rate and robust accuracy of a model, as fractions."""
+    """Clean accuracy, attack success rate, robust accuracy and the article's measure, as fractions."""
     triggered = predict(model, attack.stamp(test.images))
     return {
         "clean_accuracy": accuracy(predict(model, test.images), test.labels),
         "attack_success_rate": attack_success_rate(triggered, test.labels, attack.target_label),
         "robust_accuracy": robust_accuracy(triggered, test.labels, attack.target_label),
+        "article_metric": article_metric(triggered, attack.target_label),
     }

@@ -35,17 +35,18 @@ def blend(images: torch.Tensor, pattern: torch.Tensor, alpha: float) -> torch.Te
 
 @dataclass(frozen=True)
 class Blended(Attack):
-    """Blend the noise pattern of `pattern_seed` into int(N x rate) samples of any class, relabelled `target_label`."""
+    """Blend the noise pattern of `pattern_seed` into int(N x poison_rate) samples of any class, relabelled
+    `target_label`."""
 
-    rate: float = 0.01
+    poison_rate: float = 0.01
     alpha: float = 0.1
     pattern_seed: int = 1
     target_label: int = 8
     name = "Blended"
 
     def __post_init__(self):
-        if not is_fraction(self.rate):
-            raise ValueError(f"poison rate must be a fraction in [0, 1], got {self.rate!r}")
+        if not is_fraction(self.poison_rate):
+            raise ValueError(f"poison rate must be a fraction in [0, 1], got {self.poison_rate!r}")
         if not is_fraction(self.alpha) or self.alpha == 0:
             raise ValueError(f"alpha (the pattern's weight) must be in (0, 1], got {self.alpha!r}")
         check_target(self.target_label)
@@ -55,7 +56,7 @@ class Blended(Attack):
         return noise_pattern(height, width, channels, self.pattern_seed)
 
     def poison(self, train: ImageSet, seed: int) -> PoisonedSet:
-        count = int(len(train.labels) * self.rate)
+        count = int(len(train.labels) * self.poison_rate)
         indices = torch.randperm(len(train.labels), generator=torch.Generator().manual_seed(seed))[:count].sort().values
         return stamped_copy(self, train, indices, relabel=True)
 

@@ -18,7 +18,8 @@ from ..data import ImageSet, check_pixels
 from ..runtime import configure_threads
 from ..training import TrainingConfig, to_model_input
 from ..triggers import PoisonedSet, Trigger, apply_trigger, is_fraction
-from .base import Attack, check_share, check_target, pick_from_class, train_clean
+from .badnets import train_clean
+from .base import Attack, check_share, check_target, pick_from_class
 
 CHECKERBOARD = ((1.0, 0.0, 1.0), (0.0, 1.0, 0.0), (1.0, 0.0, 1.0))
 CORNER_TRIGGER = Trigger(25, 25, 3, pattern=CHECKERBOARD)   # bottom-right corner, as in Turner et al.'s code
@@ -78,6 +79,7 @@ class LabelConsistent(Attack):
     adversarial: bool = True
     surrogate_seed: int | None = None
     target_label: int = 8
+    costly = True
 
     @property
     def name(self) -> str:

@@ -33,7 +33,7 @@ class SIG(Attack):
     frequency: float = 6.0
     test_delta: float | None = 120.0
     target_label: int = 8
-    name = "SIG (clean-label)"
+    name = "SIG"
 
     def __post_init__(self):
         check_share(self.share, "the poisoned share of the target class")

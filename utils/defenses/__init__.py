@@ -9,5 +9,4 @@
 - `fine_pruning`: removing the backdoor by pruning dormant neurons and fine-tuning
 - `matrix`: every defense against one attack and on a clean model, and the verdict rule of
   notebook 06's matrix
-- `report`: every defense of notebook 05 on one BadNets configuration (the seed benchmark)
 """

@@ -14,15 +14,12 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import metrics, models, training, triggers
-from ..attacks import (Attack, BadNets, badnets, base, blended, evaluate_attack, label_consistent,
-                       poisoned_training_set, sig, train_attack, train_clean)
+from ..attacks import (Attack, BadNets, evaluate_attack, poisoned_training_set, train_attack, train_clean)
 from ..cache import stored
 from ..data import ImageSet
 from ..metrics import defense_effectiveness_rate, detection_scores
 from ..training import TrainingConfig
 from ..triggers import PoisonedSet
-from . import activations, fine_pruning, neural_cleanse, reserve, spectre, strip, whitened_spectral
 from .activations import activation_clustering, penultimate_activations, spectral_signatures
 from .fine_pruning import fine_prune
 from .neural_cleanse import reverse_engineer_triggers
@@ -217,11 +214,7 @@ def run_defenses(model: torch.nn.Module, data: PoisonedSet, train: ImageSet, tes
     }
 
 
-CODE = (base, badnets, blended, label_consistent, sig, metrics, models, training, triggers,
-        activations, fine_pruning, neural_cleanse, reserve, spectre, strip, whitened_spectral)
-
-
-@stored(*CODE)
+@stored()
 def defense_column(attack: Attack, train: ImageSet, test: ImageSet,
                    training_config: TrainingConfig = TrainingConfig(),
                    settings: DefenseSettings = DefenseSettings(), progress: bool = False) -> dict:
@@ -239,7 +232,7 @@ def defense_column(attack: Attack, train: ImageSet, test: ImageSet,
                                      training_config.seed, progress)}
 
 
-@stored(*CODE)
+@stored()
 def control_column(train: ImageSet, test: ImageSet, training_config: TrainingConfig = TrainingConfig(),
                    settings: DefenseSettings = DefenseSettings(), probe: Attack = BadNets(),
                    progress: bool = False) -> dict:

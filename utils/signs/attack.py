@@ -13,13 +13,13 @@ from pathlib import Path
 
 import torch
 
-from .. import cache, models, training, triggers
-from ..experiments import TrainedModel, train_cached
+from .. import cache
+from ..model_store import TrainedModel, train_cached
 from ..metrics import accuracy
 from ..models import SmallCNN
 from ..training import TrainingConfig, predict
 from ..triggers import PoisonedSet, is_fraction
-from . import classes, sticker as sticker_module, synthetic
+from . import classes
 from .classes import NUM_CLASSES, STOP
 from .dataset import SignSet, apply_sticker
 from .sticker import Sticker
@@ -90,7 +90,7 @@ def sign_model_path(config: SignAttackConfig) -> Path:
     """Where the trained model of `config` is (or will be) stored."""
     if config.poison_rate == 0:
         config = config.clean()
-    key = cache.fingerprint(asdict(config), models, training, triggers, classes, sticker_module, synthetic)
+    key = cache.fingerprint(asdict(config), cache.code_of(__name__))
     return cache.CACHE_DIR / f"signs-{key}.pt"
 
 
