@@ -5,12 +5,16 @@ These tests read what a student opens (the stored outputs), without running anyt
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
 CHAPTERS = sorted(NOTEBOOKS.glob("0[1-9]_*.ipynb"))
+STORED = [*sorted(NOTEBOOKS.glob("*.ipynb")), *sorted((ROOT / "demo").glob("*.ipynb"))]
 
 
 def cells(path):
@@ -43,6 +47,19 @@ def exercise_numbers(path):
 
 def test_there_are_chapters_to_check():
     assert len(CHAPTERS) >= 5
+
+
+def test_the_notebooks_are_stored_without_timestamps_widget_state_or_panel_outputs():
+    """What `make clean-notebooks` (nbstripout) strips: nothing may be left to strip."""
+    nbstripout = Path(sys.executable).parent / "nbstripout"
+    done = subprocess.run([str(nbstripout), "--verify", "--keep-output", "--keep-count", "--keep-id",
+                           *map(str, STORED)], capture_output=True, text=True)
+    assert done.returncode == 0, f"run `make clean-notebooks`; nbstripout would change: {done.stdout}{done.stderr}"
+
+
+@pytest.mark.parametrize("path", STORED, ids=lambda p: p.stem)
+def test_a_stored_notebook_stays_under_400_kb(path):
+    assert path.stat().st_size < 400_000, f"{path.name}: {path.stat().st_size:,} bytes"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
