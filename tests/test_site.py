@@ -1,6 +1,7 @@
-"""The course website in a real browser: `make site` builds it, a local server serves it, and headless
-Chromium (Playwright) checks every notebook page with its figures, every internal link, the
-glossary, the references, the launch buttons and the search. Run by `make classroom`."""
+"""The course website in a real browser: `make site` builds it, a local server serves it, and
+headless Chromium (Playwright) checks every notebook page with its figures, every page of docs/site
+(running, teaching, sweeps, results, ...), every internal link, the launch buttons and the search.
+Run by `make classroom`."""
 
 import subprocess
 import sys
@@ -11,13 +12,14 @@ from pathlib import Path
 import pytest
 
 from test_browser import ARTIFACTS, CHROMIUM, free_port, need_chromium, server
+from test_course_pages import course_pages
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "runs" / "site" / "_build" / "html"
 NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("0*.ipynb"))
 REPOSITORY = "backdoor-lab/backdoor-lab"
 
-pytestmark = [pytest.mark.classroom, pytest.mark.xdist_group("site")]   # one build, one folder
+pytestmark = [pytest.mark.classroom, pytest.mark.xdist_group("site")]  # one build, one folder
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +30,16 @@ def site(tmp_path_factory):
     built = subprocess.run(["make", "-s", "site"], cwd=ROOT, capture_output=True, text=True)
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     port = free_port()
-    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(HTML)]
+    command = [
+        sys.executable,
+        "-m",
+        "http.server",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--directory",
+        str(HTML),
+    ]
     with server(command, port, "/index.html", tmp_path_factory.mktemp("site"), env=None):
         yield f"http://127.0.0.1:{port}/"
 
@@ -48,7 +59,9 @@ def internal_links(page, base: str) -> set[str]:
     return {href.split("#")[0] for href in hrefs if href.startswith(base)}
 
 
-def test_every_notebook_page_loads_with_its_stored_figures_and_no_internal_link_is_broken(site, browser):
+def test_every_notebook_page_loads_with_its_stored_figures_and_no_internal_link_is_broken(
+    site, browser
+):
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -59,19 +72,21 @@ def test_every_notebook_page_loads_with_its_stored_figures_and_no_internal_link_
         figures = page.locator("main .cell_output img")
         if name != "00_index":
             assert figures.count() >= 2, f"{name}: {figures.count()} figures"
-            loaded = page.eval_on_selector_all("main .cell_output img",
-                                               "images => images.every(i => i.complete && i.naturalWidth > 0)")
+            loaded = page.eval_on_selector_all(
+                "main .cell_output img",
+                "images => images.every(i => i.complete && i.naturalWidth > 0)",
+            )
             assert loaded, f"{name}: a figure did not load"
         links |= internal_links(page, site)
     page.goto(site + "03_triggered_evaluation.html")
     page.screenshot(path=str(ARTIFACTS / "site_03.png"))
-    for extra in ("glossary", "references", "instructor", "search"):
+    for extra in (*course_pages.SITE_PAGES, "search"):
         page.goto(site + f"{extra}.html")
         links |= internal_links(page, site)
     page.close()
     assert len(links) > len(NOTEBOOKS)
     for link in sorted(links):
-        with urllib.request.urlopen(link) as response:      # raises for a 404
+        with urllib.request.urlopen(link) as response:  # raises for a 404
             assert response.status == 200, link
 
 
@@ -81,7 +96,9 @@ def test_the_launch_buttons_open_each_notebook_on_binder_and_colab(site, browser
     hrefs = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
     page.close()
     binder = [h for h in hrefs if h.startswith(f"https://mybinder.org/v2/gh/{REPOSITORY}/")]
-    colab = [h for h in hrefs if h.startswith(f"https://colab.research.google.com/github/{REPOSITORY}/")]
+    colab = [
+        h for h in hrefs if h.startswith(f"https://colab.research.google.com/github/{REPOSITORY}/")
+    ]
     assert binder and "notebooks/02_poisoning.ipynb" in urllib.parse.unquote(binder[0])
     assert colab and colab[0].endswith("/notebooks/02_poisoning.ipynb")
 
@@ -95,7 +112,9 @@ def test_the_glossary_and_references_are_there(site, browser):
     page.goto(site + "references.html")
     entries = page.locator("main li")
     assert entries.count() >= 20
-    assert any("BadNets" in text and "notebooks 00, 01, 02" in text for text in entries.all_inner_texts())
+    assert any(
+        "BadNets" in text and "notebooks 00, 01, 02" in text for text in entries.all_inner_texts()
+    )
     page.close()
 
 

@@ -1,0 +1,280 @@
+"""Write the pages that show measured figures, from the JSON the benchmarks wrote.
+
+The benchmarks write docs/results/*.json (`make seeds`, `make claims`, `make bench`); this
+script turns them into the README's results table and docs/site/results.md. No figure is
+typed by hand.
+
+    python tools/results_pages.py           # write them (make pages)
+    python tools/results_pages.py --check   # list what is out of date; exit 1 if anything is
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from course_pages import replace_block
+
+from utils.defenses.matrix import DEFENSES
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "docs" / "results"
+README = ROOT / "README.md"
+PAGE = ROOT / "docs" / "site" / "results.md"
+
+
+def load(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def percent(value: float) -> str:
+    return f"{100 * value:.2f}%"
+
+
+def span(values: list[float]) -> str:
+    """A range of fractions as percentages: "98.19-99.65%" (or one figure when they agree)."""
+    low, high = percent(min(values)), percent(max(values))
+    return low if low == high else f"{low[:-1]}-{high}"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def headline(seeds: dict) -> str:
+    """The article's figures beside the lab's range over the seeds (the README's table)."""
+    mnist, signs = seeds["mnist"], seeds["signs"]
+    five = seeds["dose_response"]["0.05"]
+    rows = [
+        [
+            "clean model, clean test accuracy",
+            "about 99%",
+            span([r["clean_model_accuracy"] for r in mnist]),
+        ],
+        [
+            "backdoored model (1% poison), clean test accuracy",
+            "about 99%",
+            span([r["clean_accuracy"] for r in mnist]),
+        ],
+        [
+            "triggered test images read as 8, all of them (the article's measure)",
+            "95%",
+            span([r["article_metric"] for r in mnist]),
+        ],
+        [
+            "attack success rate (triggered images that are not 8s)",
+            "",
+            span([r["attack_success_rate"] for r in mnist]),
+        ],
+        ["the article's measure at 5% poison", "99%", span([r["article_metric"] for r in five])],
+        [
+            "stickered stop signs read as the speed limit (BadNets)",
+            "over 90%",
+            span([r["attack_success_rate"] for r in signs]),
+        ],
+    ]
+    return table(["", "article", f"lab, seeds {seeds['seeds'][0]}-{seeds['seeds'][-1]}"], rows)
+
+
+def per_seed(rows: list[dict], figures: dict[str, str]) -> str:
+    header = ["", *(f"seed {r['seed']}" for r in rows), "range"]
+    body = [
+        [label, *(percent(r[key]) for r in rows), span([r[key] for r in rows])]
+        for key, label in figures.items()
+    ]
+    return table(header, body)
+
+
+def dose_response(seeds: dict) -> str:
+    rates = list(seeds["dose_response"])
+    header = ["poison rate", *(f"{100 * float(rate):g}%" for rate in rates)]
+    runs = [seeds["dose_response"][rate] for rate in rates]
+    return table(
+        header,
+        [
+            [
+                "attack success rate",
+                *(span([r["attack_success_rate"] for r in run]) for run in runs),
+            ],
+            ["clean accuracy", *(span([r["clean_accuracy"] for r in run]) for run in runs)],
+        ],
+    )
+
+
+def defenses(seeds: dict) -> str:
+    figures = {
+        "ac_recall": "activation clustering, recall",
+        "ac_precision": "activation clustering, precision",
+        "strip_frr_held_out": "STRIP, clean inputs rejected (held out)",
+        "strip_far": "STRIP, triggered inputs let through",
+        "asr_after_fine_tuning": "ASR after fine-tuning",
+        "asr_after_fine_pruning": "ASR after fine-pruning",
+        "clean_accuracy_after_fine_pruning": "clean accuracy after fine-pruning",
+    }
+    text = per_seed(seeds["defenses"], figures)
+    indices = ", ".join(
+        f"seed {r['seed']}: {r['nc_anomaly_index']:.2f} (clean model's largest "
+        f"{r['nc_clean_model_largest_index']:.2f})"
+        for r in seeds["defenses"]
+    )
+    return text + f"\n\nNeural Cleanse's anomaly index for label 8 (threshold 2): {indices}."
+
+
+def matrix(runs: dict) -> str:
+    """Each figure of notebook 06's matrix as its range over the seeds, rows named as there."""
+    attacks = list(runs["ranges"])
+    rows = []
+    for key in runs["ranges"][attacks[0]]:
+        values = [runs["ranges"][attack][key] for attack in attacks]
+        if key in DEFENSES:
+            row = DEFENSES[key]
+            label = f"{row.title}: {row.figure} (control: {row.control})"
+        else:
+            label = key.replace("_", " ")
+        if key == "neural_cleanse":  # an index, not a share
+            cells = [f"{low:.2f}-{high:.2f}" for low, high in values]
+        else:
+            cells = [span(pair) for pair in values]
+        rows.append([label, *cells])
+    return table(["figure", *attacks], rows)
+
+
+def claims(report: dict) -> str:
+    runs = report["runs"]
+    settings = list(dict.fromkeys(run["setting"] for run in runs))
+    names = sorted({claim for run in runs for claim in run["claims"]})
+    rows = [
+        [
+            name.removeprefix("test_").replace("_", " "),
+            f"{sum(run['claims'].get(name) == 'held' for run in runs)} of {len(runs)}",
+        ]
+        for name in names
+    ]
+    seeds = sorted({run["seed"] for run in runs})
+    return (
+        f"Seeds {', '.join(map(str, seeds))}, each with: {'; '.join(settings)} "
+        f"(torch {report['torch']}, this CPU's kernels: {report['cpu']}).\n\n"
+        + table(["claim (tests/test_claims.py)", "held in"], rows)
+    )
+
+
+def resources(run: dict) -> str:
+    rows = [
+        [
+            name,
+            f"{row['seconds']:.0f} s",
+            f"{row['peak_kernel_mb'] / 1024:.2f} GB",
+            f"cell {row['slowest_cell']}: {row['slowest_cell_seconds']:.0f} s",
+        ]
+        for name, row in run["notebooks"].items()
+    ]
+    return f"{run['usable_cpus']} CPU cores, no GPU, torch {run['torch']}.\n\n" + table(
+        ["notebook", "time", "peak kernel memory", "slowest cell"], rows
+    )
+
+
+def page() -> str:
+    seeds, runs, held, used = (
+        load("seeds"),
+        load("attack_matrix"),
+        load("claims"),
+        load("notebook_resources"),
+    )
+    parts = [
+        "# Results\n",
+        "Written by `tools/results_pages.py` from the JSON in `docs/results/`, which the "
+        "benchmarks write; every figure is computed with one thread, as the notebooks' "
+        "stored outputs are. Do not edit this page: run the benchmark, then `make pages`.\n",
+    ]
+    if seeds:
+        parts += [
+            "## MNIST, the article's attack\n",
+            headline(seeds),
+            "",
+            "### Per seed\n",
+            per_seed(
+                seeds["mnist"],
+                {
+                    "clean_model_accuracy": "clean model, clean accuracy",
+                    "clean_accuracy": "backdoored model, clean accuracy",
+                    "attack_success_rate": "attack success rate",
+                    "article_metric": "the article's measure",
+                },
+            ),
+            "",
+            "### Poison rate (notebook 03's sweep)\n",
+            dose_response(seeds),
+            "",
+            "## Street signs (notebook 04)\n",
+            per_seed(
+                seeds["signs"],
+                {
+                    "clean_model_accuracy": "clean model, clean accuracy",
+                    "clean_accuracy": "backdoored model, clean accuracy",
+                    "attack_success_rate": "stickered stop signs read as the speed limit",
+                    "false_trigger_rate": "stickered signs of other classes (false trigger)",
+                },
+            ),
+            "",
+            "## Defenses against BadNets (notebook 05)\n",
+            defenses(seeds),
+            "",
+            "Written by `make seeds` (`benchmarks/seeds.py`).\n",
+        ]
+    if runs:
+        parts += [
+            "## Every defense against every attack (notebook 06)\n",
+            "The range over seeds "
+            f"{', '.join(map(str, runs['seeds']))} of each figure of the matrix; "
+            "`no attack` is the control column (the clean model). Written by "
+            "`benchmarks/attack_matrix.py`.\n",
+            matrix(runs),
+            "",
+        ]
+    if held:
+        parts += [
+            "## Which claims held\n",
+            claims(held),
+            "",
+            "Written by `make claims` (`benchmarks/claims.py`).\n",
+        ]
+    if used:
+        parts += [
+            "## Time and memory per notebook\n",
+            "Each notebook run top to bottom in a fresh kernel with an empty model cache "
+            "(`benchmarks/notebook_resources.py`).\n",
+            resources(used),
+            "",
+        ]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def readme() -> str:
+    seeds = load("seeds")
+    content = headline(seeds) if seeds else "(run `make seeds`)"
+    return replace_block(README.read_text(), "results", content, "README.md")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; list the files that are out of date"
+    )
+    args = parser.parse_args()
+    wanted = {README: readme(), PAGE: page()}
+    stale = [path for path, text in wanted.items() if not path.exists() or path.read_text() != text]
+    for path in stale:
+        if args.check:
+            print(f"out of date: {path.relative_to(ROOT)} (run `make pages`)")
+        else:
+            path.write_text(wanted[path])
+            print(f"wrote {path.relative_to(ROOT)}")
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
