@@ -23,7 +23,11 @@ from art.estimators.classification import PyTorchClassifier
 
 from utils.attacks import BadNets, poisoned_training_set, train_attack
 from utils.data import load_mnist
-from utils.defenses.activations import activation_clustering, penultimate_activations, spectral_signatures
+from utils.defenses.activations import (
+    activation_clustering,
+    penultimate_activations,
+    spectral_signatures,
+)
 from utils.metrics import detection_scores
 from utils.runtime import use_reference_threads
 from utils.training import TrainingConfig
@@ -33,8 +37,13 @@ SEEDS = range(5)
 
 def art_classifier(model: torch.nn.Module) -> PyTorchClassifier:
     """The lab's model as ART sees it: float images in [0, 1], shape [1, 28, 28], ten classes."""
-    return PyTorchClassifier(model.cpu(), loss=torch.nn.CrossEntropyLoss(), input_shape=(1, 28, 28),
-                             nb_classes=10, clip_values=(0.0, 1.0))
+    return PyTorchClassifier(
+        model.cpu(),
+        loss=torch.nn.CrossEntropyLoss(),
+        input_shape=(1, 28, 28),
+        nb_classes=10,
+        clip_values=(0.0, 1.0),
+    )
 
 
 def flagged_by(defence: ActivationDefence | SpectralSignatureDefense, report_clean) -> torch.Tensor:
@@ -46,8 +55,16 @@ def by_class(activations: np.ndarray, labels: np.ndarray) -> list[np.ndarray]:
     return [activations[labels == label] for label in range(10)]
 
 
-def art_clustering(classifier, images, onehot, labels, activations=None, reduce="PCA", analysis="smaller",
-                   threshold=None) -> torch.Tensor:
+def art_clustering(
+    classifier,
+    images,
+    onehot,
+    labels,
+    activations=None,
+    reduce="PCA",
+    analysis="smaller",
+    threshold=None,
+) -> torch.Tensor:
     """ART's ActivationDefence: on its own choice of layer, or on `activations` given per class.
     With a `threshold`, ART reduces and clusters, and each class's smaller cluster is flagged
     when it holds less than that share (the lab's rule: ART's own relative-size analysis
@@ -56,7 +73,9 @@ def art_clustering(classifier, images, onehot, labels, activations=None, reduce=
     if activations is not None:
         defence.activations_by_class = by_class(activations, labels)
     if threshold is None:
-        _, clean = defence.detect_poison(nb_clusters=2, nb_dims=10, reduce=reduce, cluster_analysis=analysis)
+        _, clean = defence.detect_poison(
+            nb_clusters=2, nb_dims=10, reduce=reduce, cluster_analysis=analysis
+        )
         return flagged_by(defence, clean)
     defence.cluster_activations(nb_clusters=2, nb_dims=10, reduce=reduce)
     flags = torch.zeros(len(labels), dtype=torch.bool)
@@ -68,7 +87,9 @@ def art_clustering(classifier, images, onehot, labels, activations=None, reduce=
     return flags
 
 
-def art_spectral_flags(activations: np.ndarray, labels: np.ndarray, expected_poison: float) -> torch.Tensor:
+def art_spectral_flags(
+    activations: np.ndarray, labels: np.ndarray, expected_poison: float
+) -> torch.Tensor:
     """ART's SpectralSignatureDefense rule on given activations: its score, and every score at or
     above the (1 - 1.5 x expected_poison) quantile of its class flagged (detect_poison always
     reads the last layer, so the score function is called directly)."""
@@ -101,8 +122,10 @@ def main() -> None:
 
     ours = penultimate_activations(model, poisoned.images)
     hooked = classifier.get_activations(images, "hidden", batch_size=1024)
-    print(f"ART's layers: {classifier.layer_names}; get_activations(x, 'hidden') against the lab's "
-          f"penultimate activations: largest difference {np.abs(hooked - ours.numpy()).max():.2e}\n")
+    print(
+        f"ART's layers: {classifier.layer_names}; get_activations(x, 'hidden') against the lab's "
+        f"penultimate activations: largest difference {np.abs(hooked - ours.numpy()).max():.2e}\n"
+    )
     print(f"{'how it is run':70s} {'poison found':>20s}   samples flagged")
 
     def over_seeds(run) -> list[torch.Tensor]:
@@ -112,33 +135,64 @@ def main() -> None:
             flags.append(run())
         return flags
 
-    describe("lab: whitened PCA (10), k-means from 10 seeded starts, under 15%",
-             [activation_clustering(ours, poisoned.labels, seed=0, store=False).flagged], poisoned.indices)
-    describe("ART, the same settings: FastICA (10), one k-means start, under 15%",
-             over_seeds(lambda: art_clustering(classifier, images, onehot, labels, hooked, "FastICA",
-                                               threshold=0.15)), poisoned.indices)
-    describe("ART: PCA (10, not whitened), one k-means start, under 15%",
-             over_seeds(lambda: art_clustering(classifier, images, onehot, labels, hooked, "PCA",
-                                               threshold=0.15)), poisoned.indices)
+    describe(
+        "lab: whitened PCA (10), k-means from 10 seeded starts, under 15%",
+        [activation_clustering(ours, poisoned.labels, seed=0, store=False).flagged],
+        poisoned.indices,
+    )
+    describe(
+        "ART, the same settings: FastICA (10), one k-means start, under 15%",
+        over_seeds(
+            lambda: art_clustering(
+                classifier, images, onehot, labels, hooked, "FastICA", threshold=0.15
+            )
+        ),
+        poisoned.indices,
+    )
+    describe(
+        "ART: PCA (10, not whitened), one k-means start, under 15%",
+        over_seeds(
+            lambda: art_clustering(
+                classifier, images, onehot, labels, hooked, "PCA", threshold=0.15
+            )
+        ),
+        poisoned.indices,
+    )
     np.random.seed(0)
     try:
         art_clustering(classifier, images, onehot, labels, hooked, "FastICA", "relative-size")
-    except ValueError as error:   # with numpy 2, its report tests `id in (empty array,)` for a class without one
+    # with numpy 2, its report tests `id in (empty array,)` for a class without one
+    except ValueError as error:
         print(f"{'ART: FastICA (10), its relative-size analysis (under 35%)':70s} fails: {error}")
-    describe("ART's defaults on the penultimate layer: PCA, 'smaller' (every class)",
-             over_seeds(lambda: art_clustering(classifier, images, onehot, labels, hooked)), poisoned.indices)
-    describe("ART's defaults, its own layer choice (the last: the logits)",
-             over_seeds(lambda: art_clustering(classifier, images, onehot, labels)), poisoned.indices)
+    describe(
+        "ART's defaults on the penultimate layer: PCA, 'smaller' (every class)",
+        over_seeds(lambda: art_clustering(classifier, images, onehot, labels, hooked)),
+        poisoned.indices,
+    )
+    describe(
+        "ART's defaults, its own layer choice (the last: the logits)",
+        over_seeds(lambda: art_clustering(classifier, images, onehot, labels)),
+        poisoned.indices,
+    )
     print()
 
-    describe("lab spectral signatures: centred projection squared, 15% of each class",
-             [spectral_signatures(ours, poisoned.labels, 0.1).flagged], poisoned.indices)
-    describe("ART's spectral score on the penultimate layer: uncentred |projection|, 15% of each class",
-             [art_spectral_flags(hooked, labels, expected_poison=0.1)], poisoned.indices)
+    describe(
+        "lab spectral signatures: centred projection squared, 15% of each class",
+        [spectral_signatures(ours, poisoned.labels, 0.1).flagged],
+        poisoned.indices,
+    )
+    describe(
+        "ART's spectral score on the penultimate layer: uncentred |projection|, 15% of each class",
+        [art_spectral_flags(hooked, labels, expected_poison=0.1)],
+        poisoned.indices,
+    )
     defence = SpectralSignatureDefense(classifier, images, onehot, batch_size=1024)
     _, clean = defence.detect_poison()
-    describe("ART's defaults: its own layer choice (the logits), expected_pp_poison 0.33",
-             [flagged_by(defence, clean)], poisoned.indices)
+    describe(
+        "ART's defaults: its own layer choice (the logits), expected_pp_poison 0.33",
+        [flagged_by(defence, clean)],
+        poisoned.indices,
+    )
 
 
 if __name__ == "__main__":

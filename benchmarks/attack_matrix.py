@@ -17,36 +17,67 @@ from __future__ import annotations
 from collections import Counter
 
 from seed_runs import seed_benchmark
+
 from utils.attacks import LabelConsistent, by_name, evaluate_attack, train_attack
 from utils.data import load_mnist
-from utils.defenses.matrix import (CONTROL, DEFENSES, DefenseSettings, control_column, defense_column,
-                                   near_threshold, verdict)
+from utils.defenses.matrix import (
+    CONTROL,
+    DEFENSES,
+    DefenseSettings,
+    control_column,
+    defense_column,
+    near_threshold,
+    verdict,
+)
 from utils.seeds import over_seeds, seed_table
 from utils.training import TrainingConfig
 
 ATTACKS = by_name()
-FIGURES = {"clean_accuracy": "clean acc.", "attack_success_rate": "ASR", "activation_clustering": "AC",
-           "spectral_signatures": "SS", "spectre": "SPECTRE", "whitened_spectral": "whitened",
-           "strip": "STRIP", "fine_pruning": "pruning"}
+FIGURES = {
+    "clean_accuracy": "clean acc.",
+    "attack_success_rate": "ASR",
+    "activation_clustering": "AC",
+    "spectral_signatures": "SS",
+    "spectre": "SPECTRE",
+    "whitened_spectral": "whitened",
+    "strip": "STRIP",
+    "fine_pruning": "pruning",
+}
 VERDICTS = ("caught", "partly", "missed", "like clean")
 
 
 def main(seeds: list[int]) -> dict:
     train, test = load_mnist("train"), load_mnist("test")
     settings = DefenseSettings()
-    columns = {CONTROL: over_seeds(lambda seed: control_column(train, test, TrainingConfig(seed=seed), settings),
-                                   seeds)}
+    columns = {
+        CONTROL: over_seeds(
+            lambda seed: control_column(train, test, TrainingConfig(seed=seed), settings), seeds
+        )
+    }
     for name, attack in ATTACKS.items():
-        columns[name] = over_seeds(lambda seed: defense_column(attack, train, test, TrainingConfig(seed=seed),
-                                                                settings), seeds)
+        columns[name] = over_seeds(
+            lambda seed: defense_column(attack, train, test, TrainingConfig(seed=seed), settings),
+            seeds,
+        )
     for name, rows in columns.items():
-        print(f"{name} (for the control: share flagged, STRIP's clean inputs rejected, clean accuracy "
-              "lost by pruning)" if name == CONTROL else name)
+        print(
+            f"{name} (for the control: share flagged, STRIP's clean inputs rejected, clean "
+            "accuracy "
+            "lost by pruning)"
+            if name == CONTROL
+            else name
+        )
         print(seed_table(rows, FIGURES, width=10))
-        print("       Neural Cleanse, anomaly index of the target (control: the largest): "
-              + ", ".join(f"seed {row['seed']} {row['neural_cleanse']:.2f}" for row in rows), "\n")
+        print(
+            "       Neural Cleanse, anomaly index of the target (control: the largest): "
+            + ", ".join(f"seed {row['seed']} {row['neural_cleanse']:.2f}" for row in rows),
+            "\n",
+        )
 
-    print("Verdicts over the seeds: caught / partly / missed / like clean, and [how many near a threshold]")
+    print(
+        "Verdicts over the seeds: caught / partly / missed / like clean, and [how many near a "
+        "threshold]"
+    )
     print(f"{'':36s}" + "".join(f"{name:>22s}" for name in ATTACKS))
     for defense, row in DEFENSES.items():
         cells = []
@@ -58,15 +89,37 @@ def main(seeds: list[int]) -> dict:
         print(f"{row.title:36s}" + "".join(f"{cell:>22s}" for cell in cells))
 
     without = LabelConsistent(adversarial=False)
-    no_pgd = over_seeds(lambda seed: evaluate_attack(
-        train_attack(without, train, TrainingConfig(seed=seed), progress=False).model, test, without), seeds)
-    print("\nLabel-consistent ASR: " + ", ".join(
-        f"seed {row['seed']} {pgd['attack_success_rate']:.1%} with PGD, {row['attack_success_rate']:.1%} without"
-        for row, pgd in zip(no_pgd, columns["label-consistent"])))
-    ranges = {name: {key: [min(row[key] for row in rows), max(row[key] for row in rows)]
-                     for key in [*FIGURES, "neural_cleanse"]} for name, rows in columns.items()}
-    return {"seeds": seeds, "attacks": {name: repr(attack) for name, attack in ATTACKS.items()},
-            "settings": repr(settings), "columns": columns, "ranges": ranges, "no_pgd": no_pgd}
+    no_pgd = over_seeds(
+        lambda seed: evaluate_attack(
+            train_attack(without, train, TrainingConfig(seed=seed), progress=False).model,
+            test,
+            without,
+        ),
+        seeds,
+    )
+    print(
+        "\nLabel-consistent ASR: "
+        + ", ".join(
+            f"seed {row['seed']} {pgd['attack_success_rate']:.1%} with PGD, "
+            f"{row['attack_success_rate']:.1%} without"
+            for row, pgd in zip(no_pgd, columns["label-consistent"])
+        )
+    )
+    ranges = {
+        name: {
+            key: [min(row[key] for row in rows), max(row[key] for row in rows)]
+            for key in [*FIGURES, "neural_cleanse"]
+        }
+        for name, rows in columns.items()
+    }
+    return {
+        "seeds": seeds,
+        "attacks": {name: repr(attack) for name, attack in ATTACKS.items()},
+        "settings": repr(settings),
+        "columns": columns,
+        "ranges": ranges,
+        "no_pgd": no_pgd,
+    }
 
 
 if __name__ == "__main__":

@@ -29,7 +29,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("0[1-9]_*.ipynb"))
 RESULTS = ROOT / "docs" / "results" / "claims.json"
-NARROWER = {"AVX512": "avx2", "AVX2": "default"}   # the next narrower vector kernels than this CPU's
+# the next narrower vector kernels than this CPU's
+NARROWER = {"AVX512": "avx2", "AVX2": "default"}
 
 
 def settings() -> dict[str, dict[str, str]]:
@@ -40,7 +41,10 @@ def settings() -> dict[str, dict[str, str]]:
     if native in NARROWER:
         isa = {"avx2": "AVX2", "default": "SSE41"}[NARROWER[native]]
         chosen[f"1 thread, {NARROWER[native]} kernels (this CPU: {native.lower()})"] = {
-            "BACKDOOR_LAB_THREADS": "1", "ATEN_CPU_CAPABILITY": NARROWER[native], "ONEDNN_MAX_CPU_ISA": isa}
+            "BACKDOOR_LAB_THREADS": "1",
+            "ATEN_CPU_CAPABILITY": NARROWER[native],
+            "ONEDNN_MAX_CPU_ISA": isa,
+        }
     return chosen
 
 
@@ -49,26 +53,59 @@ def run_notebooks(seed: int, environment: dict[str, str], folder: Path) -> list[
     failures = []
     for notebook in NOTEBOOKS:
         done = subprocess.run(
-            [sys.executable, "-m", "papermill", "--cwd", str(notebook.parent), "--no-progress-bar",
-             str(notebook), str(folder / notebook.name), "-p", "seed", str(seed),
-             "-p", "results_path", str(folder / f"{notebook.stem}.json")],
-            env=environment, capture_output=True, text=True)
+            [
+                sys.executable,
+                "-m",
+                "papermill",
+                "--cwd",
+                str(notebook.parent),
+                "--no-progress-bar",
+                str(notebook),
+                str(folder / notebook.name),
+                "-p",
+                "seed",
+                str(seed),
+                "-p",
+                "results_path",
+                str(folder / f"{notebook.stem}.json"),
+            ],
+            env=environment,
+            capture_output=True,
+            text=True,
+        )
         if done.returncode:
             failures.append(f"{notebook.stem} failed: {done.stderr.strip().splitlines()[-1]}")
     return failures
 
 
 def check_claims(environment: dict[str, str], folder: Path) -> dict[str, str]:
-    """Run tests/test_claims.py on the figures in `folder`: {claim: 'held' or the failure's message}."""
+    """Run tests/test_claims.py on the figures in `folder`: {claim: 'held' or the failure's
+    message}."""
     report = folder / "claims.xml"
-    subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "tests" / "test_claims.py"),
-                    "-p", "no:cacheprovider", "-o", "addopts=", "-q", f"--junitxml={report}"],
-                   env={**environment, "BACKDOOR_LAB_RESULTS_DIR": str(folder)}, cwd=ROOT,
-                   capture_output=True, text=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(ROOT / "tests" / "test_claims.py"),
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "addopts=",
+            "-q",
+            f"--junitxml={report}",
+        ],
+        env={**environment, "BACKDOOR_LAB_RESULTS_DIR": str(folder)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     outcome = {}
     for case in ElementTree.parse(report).iter("testcase"):
         problem = case.find("failure") if case.find("failure") is not None else case.find("error")
-        outcome[case.get("name")] = "held" if problem is None else problem.get("message", "failed")[:300]
+        outcome[case.get("name")] = (
+            "held" if problem is None else problem.get("message", "failed")[:300]
+        )
     return outcome
 
 
@@ -77,8 +114,11 @@ def run(setting: str, environment: dict[str, str], seed: int, scratch: Path) -> 
     folder.mkdir(parents=True)
     failures = run_notebooks(seed, environment, folder)
     claims = check_claims(environment, folder)
-    print(f"{setting}, seed {seed}: {sum(v == 'held' for v in claims.values())} of {len(claims)} claims held"
-          + "".join(f"\n  {line}" for line in failures), flush=True)
+    print(
+        f"{setting}, seed {seed}: {sum(v == 'held' for v in claims.values())} of {len(claims)} "
+        "claims held" + "".join(f"\n  {line}" for line in failures),
+        flush=True,
+    )
     return {"setting": setting, "seed": seed, "notebook_failures": failures, "claims": claims}
 
 
@@ -96,25 +136,45 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="claims-") as scratch:
         for name in names:
             cache = Path(scratch) / f"cache-{names.index(name)}"
-            environment = {**os.environ, "BACKDOOR_LAB_FOLLOW_LOAD": "0", "BACKDOOR_LAB_CACHE": str(cache / "models"),
-                           "BACKDOOR_LAB_SIGNS_CACHE": str(cache / "signs"), **chosen[name]}
+            environment = {
+                **os.environ,
+                "BACKDOOR_LAB_FOLLOW_LOAD": "0",
+                "BACKDOOR_LAB_CACHE": str(cache / "models"),
+                "BACKDOOR_LAB_SIGNS_CACHE": str(cache / "signs"),
+                **chosen[name],
+            }
             parallel = max(1, (os.cpu_count() or 1) // int(chosen[name]["BACKDOOR_LAB_THREADS"]))
             with ThreadPoolExecutor(min(parallel, len(options.seeds))) as pool:
-                runs += pool.map(lambda seed: run(name, environment, seed, Path(scratch)), options.seeds)
+                runs += pool.map(
+                    lambda seed: run(name, environment, seed, Path(scratch)), options.seeds
+                )
 
     claims = sorted({claim for result in runs for claim in result["claims"]})
     print(f"\n{'claim':75s} held in")
     for claim in claims:
         held = sum(result["claims"].get(claim) == "held" for result in runs)
         print(f"{claim[:75]:75s} {held} of {len(runs)}")
-    failed = [(result, claim, message) for result in runs for claim, message in result["claims"].items()
-              if message != "held"]
+    failed = [
+        (result, claim, message)
+        for result in runs
+        for claim, message in result["claims"].items()
+        if message != "held"
+    ]
     for result, claim, message in failed:
         print(f"\nFAILED {claim} ({result['setting']}, seed {result['seed']}):\n  {message}")
-    print(f"\n{'Every claim held in every run.' if not failed and runs else f'{len(failed)} failures.'}")
+    held_all = not failed and runs
+    print("\nEvery claim held in every run." if held_all else f"\n{len(failed)} failures.")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"torch": torch.__version__, "cpu": torch.backends.cpu.get_cpu_capability(),
-                                   "runs": runs}, indent=1))
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "torch": torch.__version__,
+                "cpu": torch.backends.cpu.get_cpu_capability(),
+                "runs": runs,
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Time and accuracy of the lab's clean training against the classic PyTorch MNIST recipe.
 
 Both run in this one process on the same machine, each after a short untimed warm-up, so
-the ratio `speedup` is what to read; the absolute seconds depend on the machine. The last line printed is one JSON object.
+the ratio `speedup` is what to read; the absolute seconds depend on the machine. The last line
+printed is one JSON object.
 
     python benchmarks/clean_training.py
 """
@@ -25,8 +26,8 @@ from utils.models import SmallCNN
 from utils.runtime import configure_threads
 from utils.training import TrainingConfig, fit, predict
 
-
-WARM_UP = 2048  # images each recipe trains on first, untimed, so that one-time set-up costs count for neither
+# images each recipe trains on first, untimed, so that one-time set-up costs count for neither
+WARM_UP = 2048
 
 
 class ReferenceNet(nn.Module):
@@ -54,12 +55,15 @@ def run_lab() -> tuple[float, float]:
 
 
 def run_reference(root: Path) -> tuple[float, float]:
-    """One epoch of the reference recipe: DataLoader, ToTensor + Normalize, Adadelta lr 1.0, batch 64."""
+    """One epoch of the reference recipe: DataLoader, ToTensor + Normalize, Adadelta lr 1.0, batch
+    64."""
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True)
     for path in MNIST_DIR.glob("*.gz"):  # torchvision's layout, so that nothing is downloaded
         (raw / path.name[:-3]).write_bytes(gzip.decompress(path.read_bytes()))
-    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+    transform = transforms.Compose(
+        [transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]
+    )
     train = datasets.MNIST(str(root), train=True, transform=transform)
     test = datasets.MNIST(str(root), train=False, transform=transform)
     torch.manual_seed(1)
@@ -90,16 +94,28 @@ def main() -> None:
     print(f"torch {torch.__version__}, {threads} CPU threads")
     lab_seconds, lab_accuracy = run_lab()
     lab_peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"lab:       {lab_seconds:6.1f} s  test accuracy {lab_accuracy:.2%}  (2 epochs, peak memory {lab_peak_rss_mb:.0f} MB)")
+    print(
+        f"lab:       {lab_seconds:6.1f} s  test accuracy {lab_accuracy:.2%}  (2 epochs, peak "
+        f"memory {lab_peak_rss_mb:.0f} MB)"
+    )
     with tempfile.TemporaryDirectory() as root:
         reference_seconds, reference_accuracy = run_reference(Path(root))
-    print(f"reference: {reference_seconds:6.1f} s  test accuracy {reference_accuracy:.2%}  (1 epoch)")
+    print(
+        f"reference: {reference_seconds:6.1f} s  test accuracy {reference_accuracy:.2%}  (1 epoch)"
+    )
     print(f"speedup:   {reference_seconds / lab_seconds:6.1f}x")
-    print(json.dumps({
-        "reference_seconds": round(reference_seconds, 2), "reference_accuracy": round(reference_accuracy, 4),
-        "lab_seconds": round(lab_seconds, 2), "lab_accuracy": round(lab_accuracy, 4),
-        "speedup": round(reference_seconds / lab_seconds, 2), "lab_peak_rss_mb": round(lab_peak_rss_mb, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "reference_seconds": round(reference_seconds, 2),
+                "reference_accuracy": round(reference_accuracy, 4),
+                "lab_seconds": round(lab_seconds, 2),
+                "lab_accuracy": round(lab_accuracy, 4),
+                "speedup": round(reference_seconds / lab_seconds, 2),
+                "lab_peak_rss_mb": round(lab_peak_rss_mb, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

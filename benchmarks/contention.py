@@ -33,7 +33,9 @@ print(time.perf_counter() - start)
 
 def start_training(follow_load: bool) -> subprocess.Popen:
     env = dict(os.environ, BACKDOOR_LAB_FOLLOW_LOAD="1" if follow_load else "0")
-    return subprocess.Popen([sys.executable, "-c", TRAIN_ONCE], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", TRAIN_ONCE], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
 
 
 def seconds(process: subprocess.Popen) -> float:
@@ -61,14 +63,23 @@ def main() -> None:
     default, lab = measure(follow_load=False), measure(follow_load=True)
     print(f"{'case':28s} {'fixed threads':>14s} {'lab default':>12s}")
     for case in ("solo", "beside_busy", "two_at_once"):
-        print(f"{case:28s} {default[case]:8.1f} s {default[case] / default['solo']:4.1f}x "
-              f"{lab[case]:6.1f} s {lab[case] / lab['solo']:4.1f}x")
+        print(
+            f"{case:28s} {default[case]:8.1f} s {default[case] / default['solo']:4.1f}x "
+            f"{lab[case]:6.1f} s {lab[case] / lab['solo']:4.1f}x"
+        )
     print(f"lab alone against fixed threads alone: {lab['solo'] / default['solo']:.2f}x")
-    print(json.dumps({"solo_seconds": round(lab["solo"], 2), "beside_busy_seconds": round(lab["beside_busy"], 2),
-                      "two_at_once_seconds": round(lab["two_at_once"], 2),
-                      "default_solo_seconds": round(default["solo"], 2),
-                      "default_beside_busy_seconds": round(default["beside_busy"], 2),
-                      "default_two_at_once_seconds": round(default["two_at_once"], 2)}))
+    print(
+        json.dumps(
+            {
+                "solo_seconds": round(lab["solo"], 2),
+                "beside_busy_seconds": round(lab["beside_busy"], 2),
+                "two_at_once_seconds": round(lab["two_at_once"], 2),
+                "default_solo_seconds": round(default["solo"], 2),
+                "default_beside_busy_seconds": round(default["beside_busy"], 2),
+                "default_two_at_once_seconds": round(default["two_at_once"], 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

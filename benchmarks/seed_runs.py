@@ -1,4 +1,5 @@
-"""What the seed benchmarks share: their command line, their thread count, and where their figures go."""
+"""What the seed benchmarks share: their command line, their thread count, and where their figures
+go."""
 
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ def seed_benchmark(measure: Callable[[list[int]], dict], name: str, folder=RESUL
     last line printed, to standard output. It computes with the committed notebooks' thread
     count, so that seed 0's figures are theirs."""
     use_reference_threads()
-    figures = {**measure([int(seed) for seed in sys.argv[1:]] or [0, 1, 2]), "threads": REFERENCE_THREADS}
+    figures = {
+        **measure([int(seed) for seed in sys.argv[1:]] or [0, 1, 2]),
+        "threads": REFERENCE_THREADS,
+    }
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.json").write_text(json.dumps(figures, indent=1))
     print(json.dumps(figures))

@@ -25,7 +25,8 @@ def main() -> None:
         start = time.perf_counter()
         train = dataset.load_signs("train")
         generate = time.perf_counter() - start
-        dataset._synthetic_signs.cache_clear()   # as a new kernel would: read back from the cache file
+        # as a new kernel would: read back from the cache file
+        dataset._synthetic_signs.cache_clear()
         start = time.perf_counter()
         dataset.load_signs("train")
         reload = time.perf_counter() - start
@@ -35,12 +36,22 @@ def main() -> None:
         model = train_sign_model(config, train, progress=False).model
         figures = evaluate_signs(model, test, config.sticker, config.target_label)
         retrain = time.perf_counter() - start
-    results = {"generate_20000_seconds": round(generate, 2), "reload_from_cache_seconds": round(reload, 3),
-               "cache_speedup": round(generate / reload, 1), "widget_retrain_seconds": round(retrain, 2),
-               "retrain_attack_success_rate": round(figures["attack_success_rate"], 4)}
+    results = {
+        "generate_20000_seconds": round(generate, 2),
+        "reload_from_cache_seconds": round(reload, 3),
+        "cache_speedup": round(generate / reload, 1),
+        "widget_retrain_seconds": round(retrain, 2),
+        "retrain_attack_success_rate": round(figures["attack_success_rate"], 4),
+    }
     for key, budget in BUDGETS.items():
-        print(f"{key:28s} {results[key]:7.2f} s   {results[key] / budget:.2f} of the {budget:.0f} s budget")
-    print(f"{'reload_from_cache_seconds':28s} {reload:7.3f} s   {results['cache_speedup']}x faster than generating")
+        print(
+            f"{key:28s} {results[key]:7.2f} s   {results[key] / budget:.2f} of the {budget:.0f} s "
+            "budget"
+        )
+    print(
+        f"{'reload_from_cache_seconds':28s} {reload:7.3f} s   {results['cache_speedup']}x faster "
+        "than generating"
+    )
     print(json.dumps(results))
 
 

@@ -1,4 +1,5 @@
-"""A 6-run sweep of notebook 03 on a Dask LocalCluster of two workers against the same sweep run locally with -j 2.
+"""A 6-run sweep of notebook 03 on a Dask LocalCluster of two workers against the same sweep run
+locally with -j 2.
 
 First an untimed sweep fills the model cache, so that both timed sweeps find the same
 models; then the local sweep and the Dask sweep run the grid into fresh folders. Prints
@@ -36,15 +37,26 @@ def main() -> dict:
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         warm_up, _ = timed_sweep(folder / "warm-up", None)
-        print(f"warm-up sweep (trains what the model cache lacks, untimed): {warm_up:.1f} s", flush=True)
+        print(
+            f"warm-up sweep (trains what the model cache lacks, untimed): {warm_up:.1f} s",
+            flush=True,
+        )
         local_seconds, local_table = timed_sweep(folder / "local", None)
         print(f"local, -j 2:                         {local_seconds:6.1f} s", flush=True)
         dask_seconds, dask_table = timed_sweep(folder / "dask", "local")
-        print(f"Dask LocalCluster, 2 workers:        {dask_seconds:6.1f} s ({dask_seconds / local_seconds:.2f}x local)")
+        print(
+            f"Dask LocalCluster, 2 workers:        {dask_seconds:6.1f} s "
+            f"({dask_seconds / local_seconds:.2f}x local)"
+        )
         same = dask_table == local_table
         print(f"the same results table: {same} ({len(local_table)} runs)")
-    return {"runs": len(local_table), "local_seconds": round(local_seconds, 1), "dask_seconds": round(dask_seconds, 1),
-            "dask_over_local": round(dask_seconds / local_seconds, 3), "same_csv": same}
+    return {
+        "runs": len(local_table),
+        "local_seconds": round(local_seconds, 1),
+        "dask_seconds": round(dask_seconds, 1),
+        "dask_over_local": round(dask_seconds / local_seconds, 3),
+        "same_csv": same,
+    }
 
 
 if __name__ == "__main__":

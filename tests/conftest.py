@@ -12,9 +12,9 @@ import tempfile
 
 import pytest
 
+from utils.attacks import BadNets, poisoned_training_set, train_attack, train_clean
 from utils.data import ImageSet, load_mnist
 from utils.defenses.reserve import clean_reserve
-from utils.attacks import BadNets, poisoned_training_set, train_attack, train_clean
 from utils.experiments import RESULTS_DIR_VARIABLE
 from utils.runtime import use_reference_threads
 
@@ -23,9 +23,12 @@ from utils.runtime import use_reference_threads
 # two processes on two cores do not stall each other.
 use_reference_threads()
 
-LONG_FILES = {"test_binder.py"}                            # one of the longest tests: start it early
-REUSING_FILES = {"test_browser.py", "test_sweep.py"}       # they reuse the models the notebooks store
-REUSING_FIXTURES = {"lab_backdoor", "sign_models"}          # fixtures that load (or train) those models
+# one of the longest tests: start it early
+LONG_FILES = {"test_binder.py"}
+# they reuse the models the notebooks store
+REUSING_FILES = {"test_browser.py", "test_sweep.py"}
+# fixtures that load (or train) those models
+REUSING_FIXTURES = {"lab_backdoor", "sign_models"}
 
 
 def notebook_group(item) -> str | None:
@@ -50,7 +53,7 @@ def start_order(item) -> tuple:
     return 3, "", False
 
 
-@pytest.hookimpl(tryfirst=True)   # before xdist reads the groups into the test ids
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
 def pytest_collection_modifyitems(items):
     for item in items:
         if item.path.suffix == ".ipynb":
@@ -60,7 +63,8 @@ def pytest_collection_modifyitems(items):
 
 def pytest_configure(config):
     """The controller gives the session a fresh folder for the notebooks' figures (the
-    workers and their kernels inherit it): no other session's figures can be mistaken for its own."""
+    workers and their kernels inherit it): no other session's figures can be mistaken for its own.
+    """
     if not hasattr(config, "workerinput"):
         config.results_dir = tempfile.mkdtemp(prefix="backdoor-lab-results-")
         os.environ[RESULTS_DIR_VARIABLE] = config.results_dir
@@ -83,7 +87,8 @@ def mnist_test():
 
 @pytest.fixture(scope="session")
 def small_train(mnist_train):
-    """The first 2,000 training images: enough to train a model that tests the machinery, in a second."""
+    """The first 2,000 training images: enough to train a model that tests the machinery, in a
+    second."""
     return ImageSet(mnist_train.images[:2000], mnist_train.labels[:2000])
 
 

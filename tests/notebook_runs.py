@@ -1,4 +1,5 @@
-"""Running a notebook headless with papermill in a test, as a student's run would, with a bound on waiting.
+"""Running a notebook headless with papermill in a test, as a student's run would, with a bound on
+waiting.
 
 papermill's client emulates ipywidgets' Output widgets: when a cell writes into one, it
 sends on the channel it waits on for the cell's reply, and can miss that reply (nbclient
@@ -17,11 +18,18 @@ from pathlib import Path
 
 from utils.experiments import RESULTS_DIR_VARIABLE
 
-CELL_LIMIT = 600   # seconds; the slowest cell, notebook 06's matrix from an empty cache, took 125-149 in fresh test runs (one thread per process)
+# seconds; the slowest cell, notebook 06's matrix from an empty cache, took 125-149 in fresh test
+# runs (one thread per process)
+CELL_LIMIT = 600
 
 
-def run_papermill(notebook: Path, executed: Path, *options: str, cwd: Path | None = None,
-                  keep_results_dir: bool = True) -> None:
+def run_papermill(
+    notebook: Path,
+    executed: Path,
+    *options: str,
+    cwd: Path | None = None,
+    keep_results_dir: bool = True,
+) -> None:
     """Execute `notebook` into `executed` (output kept in pipes: a kernel started under pytest's
     captured output can hang at shutdown); fail with the end of its log if it fails.
 
@@ -31,8 +39,19 @@ def run_papermill(notebook: Path, executed: Path, *options: str, cwd: Path | Non
     environment = dict(os.environ)
     if not keep_results_dir:
         environment.pop(RESULTS_DIR_VARIABLE, None)
-    command = [sys.executable, "-m", "papermill", "--cwd", str(cwd or notebook.parent), "--no-progress-bar",
-               "--execution-timeout", str(CELL_LIMIT), str(notebook), str(executed), *options]
+    command = [
+        sys.executable,
+        "-m",
+        "papermill",
+        "--cwd",
+        str(cwd or notebook.parent),
+        "--no-progress-bar",
+        "--execution-timeout",
+        str(CELL_LIMIT),
+        str(notebook),
+        str(executed),
+        *options,
+    ]
     for attempt in (1, 2):
         done = subprocess.run(command, capture_output=True, text=True, env=environment)
         if done.returncode == 0 or "CellTimeoutError" not in done.stderr:

@@ -8,8 +8,13 @@ from art.defences.detector.poison import SpectralSignatureDefense
 from art.defences.detector.poison.activation_defence import reduce_dimensionality
 from art.estimators.classification import PyTorchClassifier
 
-from utils.defenses.activations import (activation_clustering, flag_highest, penultimate_activations,
-                                        spectral_signatures, two_means)
+from utils.defenses.activations import (
+    activation_clustering,
+    flag_highest,
+    penultimate_activations,
+    spectral_signatures,
+    two_means,
+)
 
 
 def label_eight(lab_backdoor):
@@ -21,8 +26,13 @@ def label_eight(lab_backdoor):
 def test_art_hooks_the_layer_the_lab_defenses_read(lab_backdoor):
     poisoned, members = label_eight(lab_backdoor)
     model = lab_backdoor["backdoored"]
-    classifier = PyTorchClassifier(model, loss=torch.nn.CrossEntropyLoss(), input_shape=(1, 28, 28),
-                                   nb_classes=10, clip_values=(0.0, 1.0))
+    classifier = PyTorchClassifier(
+        model,
+        loss=torch.nn.CrossEntropyLoss(),
+        input_shape=(1, 28, 28),
+        nb_classes=10,
+        clip_values=(0.0, 1.0),
+    )
     assert classifier.layer_names == ["standardize", "features", "hidden", "output"]
     images = poisoned.images[members[:500]]
     hooked = classifier.get_activations(images.float().numpy() / 255, "hidden", batch_size=128)
@@ -38,7 +48,9 @@ def test_spectral_signatures_flag_what_arts_score_flags_once_it_is_centred(lab_b
     for label in range(10):
         members = poisoned.labels == label
         centred = (features[members] - features[members].mean(0)).double().numpy()
-        scores[members] = torch.from_numpy(SpectralSignatureDefense.spectral_signature_scores(centred).ravel()).float()
+        scores[members] = torch.from_numpy(
+            SpectralSignatureDefense.spectral_signature_scores(centred).ravel()
+        ).float()
     ours = spectral_signatures(features, poisoned.labels, 0.1).flagged
     art = flag_highest(scores, poisoned.labels, 0.1).flagged
     assert (ours != art).float().mean() < 0.001
@@ -51,9 +63,12 @@ def test_activation_clustering_splits_arts_ica_components_as_it_splits_its_own(l
     poisoned, members = label_eight(lab_backdoor)
     features = penultimate_activations(lab_backdoor["backdoored"], poisoned.images)
     ours = activation_clustering(features, poisoned.labels, store=False).smaller[members]
-    np.random.seed(0)   # FastICA draws its start from NumPy's global generator
-    components = torch.from_numpy(reduce_dimensionality(features[members].double().numpy(), 10, "FastICA"))
+    np.random.seed(0)  # FastICA draws its start from NumPy's global generator
+    components = torch.from_numpy(
+        reduce_dimensionality(features[members].double().numpy(), 10, "FastICA")
+    )
     assignment = two_means(components.float())
     on_ica = assignment == int((assignment == 1).sum() < (assignment == 0).sum())
     assert (on_ica != ours).float().mean() < 0.005
-    assert ours.float().mean() < 0.15                            # the poison's small cluster, both ways
+    # the poison's small cluster, both ways
+    assert ours.float().mean() < 0.15

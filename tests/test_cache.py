@@ -5,16 +5,15 @@ import inspect
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import torch
 
-from dataclasses import dataclass
-
 from utils import cache, experiments, triggers
-from utils.cache import code_of, exclusive, fingerprint, stored
 from utils.attacks import BadNets, stored_path, train_clean
+from utils.cache import code_of, exclusive, fingerprint, stored
 from utils.training import TrainingConfig
 
 QUICK = TrainingConfig(epochs=1, batch_size=256, seed=5)
@@ -26,7 +25,9 @@ def cache_files(folder: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage"])
-def test_an_unreadable_cache_file_is_reported_moved_aside_and_retrained(damage, small_train, empty_model_cache, capsys):
+def test_an_unreadable_cache_file_is_reported_moved_aside_and_retrained(
+    damage, small_train, empty_model_cache, capsys
+):
     train_clean(small_train, QUICK, progress=False)
     path = stored_path(BadNets(poison_rate=0.0), QUICK)
     whole = path.read_bytes()
@@ -35,15 +36,19 @@ def test_an_unreadable_cache_file_is_reported_moved_aside_and_retrained(damage, 
     message = capsys.readouterr().err.strip().splitlines()
     assert len(message) == 1 and str(path) in message[0] and "computing it again" in message[0]
     assert cache_files(empty_model_cache) == sorted([path.name, f"{path.name}.unreadable"])
-    stored = torch.load(path, weights_only=True)["state"]   # the file now holds the model trained again, whole
+    # the file now holds the model trained again, whole
+    stored = torch.load(path, weights_only=True)["state"]
     assert all(torch.equal(stored[name], value) for name, value in again.model.state_dict().items())
 
 
 def test_the_cache_is_loaded_without_unpickling_code(small_train, empty_model_cache, capsys):
     train_clean(small_train, QUICK, progress=False)
     path = stored_path(BadNets(poison_rate=0.0), QUICK)
-    torch.save({"state": {}, "history": {}, "poisoned_indices": torch.zeros(0), "payload": Path(".")}, path)
-    train_clean(small_train, QUICK, progress=False)   # a pickled object: refused, moved aside, retrained
+    torch.save(
+        {"state": {}, "history": {}, "poisoned_indices": torch.zeros(0), "payload": Path(".")}, path
+    )
+    # a pickled object: refused, moved aside, retrained
+    train_clean(small_train, QUICK, progress=False)
     assert "could not be read" in capsys.readouterr().err
     assert (empty_model_cache / f"{path.name}.unreadable").exists()
 
@@ -51,7 +56,7 @@ def test_the_cache_is_loaded_without_unpickling_code(small_train, empty_model_ca
 def test_an_interrupted_save_leaves_no_file_behind(small_train, empty_model_cache, monkeypatch):
     def save_then_stop(record, target):
         Path(target).write_bytes(b"half a fi")
-        raise KeyboardInterrupt   # the student pressed stop, or Binder killed the kernel
+        raise KeyboardInterrupt  # the student pressed stop, or Binder killed the kernel
 
     with monkeypatch.context() as patch:
         patch.setattr(cache.torch, "save", save_then_stop)
@@ -62,24 +67,36 @@ def test_an_interrupted_save_leaves_no_file_behind(small_train, empty_model_cach
     assert cache_files(empty_model_cache) == [stored_path(BadNets(poison_rate=0.0), QUICK).name]
 
 
-def test_two_processes_needing_the_same_model_train_it_once_and_both_finish_with_a_whole_file(tmp_path):
+def test_two_processes_needing_the_same_model_train_it_once_and_both_finish_with_a_whole_file(
+    tmp_path,
+):
     script = (
         "from utils import model_store\n"
         "from utils.attacks import train_clean\n"
         "from utils.data import ImageSet, load_mnist\n"
         "from utils.training import TrainingConfig\n"
         "fit = model_store.fit\n"
-        "model_store.fit = lambda *args, **kwargs: print('training', flush=True) or fit(*args, **kwargs)\n"
+        "model_store.fit = lambda *args, **kwargs: print('training', flush=True) or fit(*args, "
+        "**kwargs)\n"
         "train = load_mnist('train')\n"
         "small = ImageSet(train.images[:2000], train.labels[:2000])\n"
         "train_clean(small, TrainingConfig(epochs=1, seed=6), progress=False)\n"
     )
     env = {**__import__("os").environ, "BACKDOOR_LAB_CACHE": str(tmp_path)}
-    runs = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True) for _ in range(2)]
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outputs = [run.communicate(timeout=120) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], [err for _, err in outputs]
-    assert sum(out.count("training") for out, _ in outputs) == 1   # the second waited for the first's model
+    # the second waited for the first's model
+    assert sum(out.count("training") for out, _ in outputs) == 1
     files = cache_files(tmp_path)
     assert len(files) == 1 and files[0].endswith(".pt")
     assert "state" in torch.load(tmp_path / files[0], weights_only=True)
@@ -100,13 +117,15 @@ def test_a_fingerprint_changes_with_any_part_and_only_then():
     trained.load_state_dict(model.state_dict())
     with torch.no_grad():
         trained.bias += 1e-6
-    others = [fingerprint(changed_pixel, model, Budget(), triggers, [1, 2], {"a": 1}),
-              fingerprint(images, trained, Budget(), triggers, [1, 2], {"a": 1}),
-              fingerprint(images, model, Budget(11), triggers, [1, 2], {"a": 1}),
-              fingerprint(images, model, Budget(), experiments, [1, 2], {"a": 1}),
-              fingerprint(images, model, Budget(), triggers, (1, 2), {"a": 1}),
-              fingerprint(images, model, Budget(), triggers, [1, 2], {"a": 1.0}),
-              fingerprint(images.float(), model, Budget(), triggers, [1, 2], {"a": 1})]
+    others = [
+        fingerprint(changed_pixel, model, Budget(), triggers, [1, 2], {"a": 1}),
+        fingerprint(images, trained, Budget(), triggers, [1, 2], {"a": 1}),
+        fingerprint(images, model, Budget(11), triggers, [1, 2], {"a": 1}),
+        fingerprint(images, model, Budget(), experiments, [1, 2], {"a": 1}),
+        fingerprint(images, model, Budget(), triggers, (1, 2), {"a": 1}),
+        fingerprint(images, model, Budget(), triggers, [1, 2], {"a": 1.0}),
+        fingerprint(images.float(), model, Budget(), triggers, [1, 2], {"a": 1}),
+    ]
     assert len({same, *others}) == 1 + len(others)
 
 
@@ -120,7 +139,8 @@ def test_a_stored_function_computes_once_per_distinct_call(empty_model_cache):
 
     images = torch.arange(6.0)
     assert total(images) == total(images, progress=True) == total(images.clone()) == 15
-    assert calls == [1]                                   # the same call, progress aside: read from the store
+    # the same call, progress aside: read from the store
+    assert calls == [1]
     assert total(images, scale=2) == 30 and total(images + 1) == 21
     assert total(images, store=False) == 15
     assert calls == [1, 2, 1, 1]
@@ -131,23 +151,51 @@ def test_a_stored_result_depends_on_every_module_of_the_lab_its_module_imports()
     """defenses.matrix imports attacks.base, which imports model_store, which imports training:
     the stored matrix column depends on all of them, found from the import statements."""
     names = [module.__name__ for module in code_of("utils.defenses.matrix")]
-    assert {"utils.defenses.matrix", "utils.attacks.base", "utils.model_store", "utils.models",
-            "utils.defenses.spectre", "utils.training"} <= set(names)
-    assert "utils.plots" not in names and "utils.widgets" not in names   # not imported: a plot may change
+    assert {
+        "utils.defenses.matrix",
+        "utils.attacks.base",
+        "utils.model_store",
+        "utils.models",
+        "utils.defenses.spectre",
+        "utils.training",
+    } <= set(names)
+    # not imported: a plot may change
+    assert "utils.plots" not in names and "utils.widgets" not in names
     assert names == sorted(names)
 
 
 @pytest.mark.parametrize("edited, changes", [("utils.models", True), ("utils.plots", False)])
-def test_editing_a_transitively_imported_module_changes_a_stored_result_s_key(edited, changes, monkeypatch):
+def test_editing_a_transitively_imported_module_changes_a_stored_result_s_key(
+    edited, changes, monkeypatch
+):
     def key():
         return fingerprint("defense_column", code_of("utils.defenses.matrix"))
+
     before, original = key(), inspect.getsource
 
     def with_an_edit(module):
         source = original(module)
-        return source + "\n# edited\n" if getattr(module, "__name__", "") == edited else source
+        edit = "\nEDITED = True\n"
+        return source + edit if getattr(module, "__name__", "") == edited else source
+
     monkeypatch.setattr(inspect, "getsource", with_an_edit)
     assert (key() != before) is changes
+
+
+def test_a_comment_or_a_reformatted_line_keeps_a_stored_result_s_key(monkeypatch):
+    def key():
+        return fingerprint(code_of("utils.models"))
+
+    before, original = key(), inspect.getsource
+
+    def reformatted(module):
+        source = original(module)
+        if module.__name__ != "utils.models":
+            return source
+        return "# a new comment\n" + source.replace("\n\n\n", "\n\n")
+
+    monkeypatch.setattr(inspect, "getsource", reformatted)
+    assert key() == before
 
 
 def test_an_unreadable_stored_result_is_computed_again(empty_model_cache, capsys):
@@ -173,7 +221,7 @@ def test_while_one_thread_holds_a_files_lock_another_waits_for_it(tmp_path):
         waiting = threading.Thread(target=second)
         waiting.start()
         waiting.join(timeout=0.5)
-        assert waiting.is_alive()      # blocked while the first holds the lock
+        assert waiting.is_alive()  # blocked while the first holds the lock
         order.append("first")
     waiting.join(timeout=10)
     assert order == ["first", "second"]

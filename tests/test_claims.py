@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from notebook_runs import run_papermill
 from utils.experiments import RESULTS_DIR_VARIABLE
 
@@ -52,22 +53,25 @@ def test_02_the_backdoored_model_is_within_a_few_tenths_of_the_clean_one():
 def test_03_for_every_seed_clean_accuracy_holds_and_the_trigger_wins():
     rows = figures("03_triggered_evaluation")["seeds"]
     assert len(rows) >= 3
-    for row in rows:   # the sign of the difference depends on the machine and thread count, the size does not
+    # the sign of the difference depends on the machine and thread count, the size does not
+    for row in rows:
         assert abs(row["clean_model_accuracy"] - row["clean_accuracy"]) < 0.005, row
         assert row["attack_success_rate"] > 0.9, row
-        assert row["article_metric"] > row["attack_success_rate"], row   # the real 8s inflate it
+        assert row["article_metric"] > row["attack_success_rate"], row  # the real 8s inflate it
 
 
 @about("03_triggered_evaluation")
 def test_03_the_backdoor_switches_on_between_a_quarter_and_one_percent():
     sweep = {row["poison_rate"]: row for row in figures("03_triggered_evaluation")["sweep"]}
-    assert sweep[0.001]["attack_success_rate"] < 0.05              # does nothing
-    assert sweep[0.0025]["attack_success_rate"] < 0.5              # barely works
-    assert sweep[0.01]["attack_success_rate"] > 0.9                # works
+    assert sweep[0.001]["attack_success_rate"] < 0.05  # does nothing
+    assert sweep[0.0025]["attack_success_rate"] < 0.5  # barely works
+    assert sweep[0.01]["attack_success_rate"] > 0.9  # works
     switch = min(rate for rate, row in sweep.items() if row["attack_success_rate"] > 0.9)
     assert 0.0025 < switch <= 0.01
-    assert min(sweep[0.02]["attack_success_rate"], sweep[0.05]["attack_success_rate"]) > 0.95   # the ceiling
-    assert sweep[0.02]["clean_accuracy"] - sweep[0.05]["clean_accuracy"] > 0.002               # the cost
+    # the ceiling
+    assert min(sweep[0.02]["attack_success_rate"], sweep[0.05]["attack_success_rate"]) > 0.95
+    # the cost
+    assert sweep[0.02]["clean_accuracy"] - sweep[0.05]["clean_accuracy"] > 0.002
 
 
 @about("04_street_signs")
@@ -81,17 +85,19 @@ def test_04_the_sticker_works_on_stop_signs_and_rarely_elsewhere():
     all_to_one = variants["sticker on the sign, all signs (all-to-one)"]
     corner = variants["patch in the image corner, stop signs only"]
     assert all_to_one["attack_success_rate"] < source_specific["attack_success_rate"]
-    assert all_to_one["false_trigger_rate"] > 0.5                 # on other signs it works as intended
+    # on other signs it works as intended
+    assert all_to_one["false_trigger_rate"] > 0.5
     assert corner["false_trigger_rate"] > source_specific["false_trigger_rate"]
     sizes = result["success_by_size"]
-    assert sizes["0.1"] < 0.5 < sizes["0.2"]                     # half the size: the sticker fails
+    assert sizes["0.1"] < 0.5 < sizes["0.2"]  # half the size: the sticker fails
 
 
 @about("05_defenses")
 def test_05_activation_clustering_finds_the_poison_and_spectral_signatures_do_not():
     result = figures("05_defenses")
     assert result["ac_recall"] > 0.95 and 8 in result["ac_suspicious_labels"]
-    assert len(result["ac_suspicious_labels_at_35"]) > 1          # 35%: clean labels are called suspicious too
+    # 35%: clean labels are called suspicious too
+    assert len(result["ac_suspicious_labels_at_35"]) > 1
     assert max(range(10), key=lambda label: result["ac_silhouettes"][label]) == 8
     assert result["ss_recall"] < 0.5
 
@@ -107,10 +113,11 @@ def test_05_neural_cleanse_finds_a_pixel_or_two_for_label_8_and_tens_for_a_clean
 def test_05_strip_catches_triggered_inputs_and_fine_pruning_removes_the_backdoor():
     result = figures("05_defenses")
     assert result["strip_far"] < 0.15 and result["strip_frr_held_out"] < 0.05
-    assert result["asr_after_fine_tuning"] > 0.5                  # fine-tuning alone fails
-    assert result["asr_after_fine_pruning"] < 0.1                 # fine-pruning works
+    assert result["asr_after_fine_tuning"] > 0.5  # fine-tuning alone fails
+    assert result["asr_after_fine_pruning"] < 0.1  # fine-pruning works
     assert result["clean_accuracy_before"] - result["clean_accuracy_after_fine_pruning"] < 0.005
-    assert result["channel_pruning_end"]["attack_success_rate"] > 0.5   # channels alone never remove it
+    # channels alone never remove it
+    assert result["channel_pruning_end"]["attack_success_rate"] > 0.5
 
 
 @about("06_stealthier_backdoors")
@@ -132,7 +139,9 @@ def test_06_every_backdoor_takes_at_little_cost_and_sig_needs_its_louder_signal(
         assert abs(clean - matrix[name]["clean_accuracy"]) < 0.005, name
     assert matrix["Blended"]["attack_success_rate"] >= 0.9
     assert matrix["label-consistent"]["attack_success_rate"] >= 0.6
-    assert matrix["SIG"]["attack_success_rate"] >= 0.5 > result["sig_asr_at_training_amplitude"] + 0.25
+    assert (
+        matrix["SIG"]["attack_success_rate"] >= 0.5 > result["sig_asr_at_training_amplitude"] + 0.25
+    )
 
 
 @about("06_stealthier_backdoors")
@@ -146,18 +155,21 @@ def test_06_pgd_makes_the_poisoned_eights_hard_and_the_backdoor_take():
 def test_06_the_control_column_shows_what_each_defense_does_without_a_backdoor():
     control = figures("06_stealthier_backdoors")["matrix"]["no attack"]
     for defense in ("spectral_signatures", "spectre", "whitened_spectral"):
-        assert abs(control[defense] - 0.15) < 0.002, defense     # 15% of every class, by design
-    assert control["strip"] < 0.03                                # about the 1% it was set for
-    assert control["fine_pruning"] < 0.005                        # the repair's cost on a clean model
+        assert abs(control[defense] - 0.15) < 0.002, defense  # 15% of every class, by design
+    assert control["strip"] < 0.03  # about the 1% it was set for
+    # the repair's cost on a clean model
+    assert control["fine_pruning"] < 0.005
 
 
 @about("06_stealthier_backdoors")
 def test_06_the_data_inspections_read_as_the_text_says():
     matrix = figures("06_stealthier_backdoors")["matrix"]
     assert matrix["BadNets"]["activation_clustering"] > 0.95
-    assert matrix["label-consistent"]["activation_clustering"] > 0.8     # no wrong label, still found
+    # no wrong label, still found
+    assert matrix["label-consistent"]["activation_clustering"] > 0.8
     assert matrix["SIG"]["activation_clustering"] < 0.2
-    assert 0.05 < matrix["SIG"]["target_split"]["poison_in_smaller"] < 0.95   # the poison on both sides
+    # the poison on both sides
+    assert 0.05 < matrix["SIG"]["target_split"]["poison_in_smaller"] < 0.95
     assert matrix["BadNets"]["spectral_signatures"] < 0.5
     for name in WITH_A_SMALL_TRIGGER_EVERYWHERE:
         assert matrix[name]["spectre"] > 0.95 and matrix[name]["whitened_spectral"] > 0.95, name
@@ -170,8 +182,11 @@ def test_06_strip_neural_cleanse_and_fine_pruning_read_as_the_text_says():
     matrix = figures("06_stealthier_backdoors")["matrix"]
     assert matrix["BadNets"]["strip"] > 0.85
     assert matrix["SIG"]["strip"] < matrix["BadNets"]["strip"] - 0.3
-    for name in WITH_A_SMALL_TRIGGER_EVERYWHERE:                  # the target's mask is the smallest
+    # the target's mask is the smallest
+    for name in WITH_A_SMALL_TRIGGER_EVERYWHERE:
         assert matrix[name]["neural_cleanse_largest"]["label"] == 8, name
     assert matrix["label-consistent"]["fine_pruning"] < 0.05
     for name, column in matrix.items():
-        assert column["clean_accuracy"] - column["clean_accuracy_after_repair"]["fine_pruning"] < 0.005, name
+        assert (
+            column["clean_accuracy"] - column["clean_accuracy_after_repair"]["fine_pruning"] < 0.005
+        ), name

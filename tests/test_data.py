@@ -10,10 +10,23 @@ from utils.data import DataIntegrityError, DatasetUnavailableError, load_mnist
 
 
 def test_vendored_mnist_has_the_published_shapes_and_types(mnist_train, mnist_test):
-    assert mnist_train.images.shape == (60000, 1, 28, 28) and mnist_train.images.dtype == torch.uint8
+    assert (
+        mnist_train.images.shape == (60000, 1, 28, 28) and mnist_train.images.dtype == torch.uint8
+    )
     assert mnist_train.labels.shape == (60000,) and mnist_train.labels.dtype == torch.int64
     assert mnist_test.images.shape == (10000, 1, 28, 28)
-    assert torch.bincount(mnist_test.labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert torch.bincount(mnist_test.labels).tolist() == [
+        980,
+        1135,
+        1032,
+        1010,
+        982,
+        892,
+        958,
+        1028,
+        974,
+        1009,
+    ]
 
 
 def test_each_call_hands_out_its_own_copy():
@@ -44,7 +57,10 @@ def test_a_corrupt_file_is_refused_with_its_name_and_expected_checksum(tmp_path)
     raw = bytearray(gzip.decompress(labels.read_bytes()))
     raw[100] = (raw[100] + 1) % 10
     labels.write_bytes(gzip.compress(bytes(raw)))
-    with pytest.raises(DataIntegrityError, match=r"t10k-labels-idx1-ubyte\.gz is corrupt.*27ae3e4e09519cfbb04c329615203637"):
+    with pytest.raises(
+        DataIntegrityError,
+        match=r"t10k-labels-idx1-ubyte\.gz is corrupt.*27ae3e4e09519cfbb04c329615203637",
+    ):
         load_mnist("test", root=folder)
 
 
@@ -52,14 +68,20 @@ def test_a_truncated_archive_is_refused(tmp_path):
     folder = _copy_of_vendored_data(tmp_path)
     images = folder / "t10k-images-idx3-ubyte.gz"
     images.write_bytes(images.read_bytes()[:1000])
-    with pytest.raises(DataIntegrityError, match=r"t10k-images-idx3-ubyte\.gz.*2646ac647ad5339dbf082846283269ea"):
+    with pytest.raises(
+        DataIntegrityError, match=r"t10k-images-idx3-ubyte\.gz.*2646ac647ad5339dbf082846283269ea"
+    ):
         load_mnist("test", root=folder)
 
 
 def test_a_missing_file_names_the_file_and_how_to_restore_it(tmp_path):
     folder = _copy_of_vendored_data(tmp_path)
     (folder / "train-labels-idx1-ubyte.gz").unlink()
-    with pytest.raises(DataIntegrityError, match=r"train-labels-idx1-ubyte\.gz is missing.*a25bea736e30d166cdddb491f175f624.*git checkout"):
+    with pytest.raises(
+        DataIntegrityError,
+        match=r"train-labels-idx1-ubyte\.gz is missing.*a25bea736e30d166cdddb491f175f624.*git "
+        r"checkout",
+    ):
         load_mnist("train", root=folder)
 
 

@@ -21,7 +21,8 @@ def test_a_trained_model_is_stored_and_reused(small_train, empty_model_cache):
 
 def test_training_anew_never_replaces_the_stored_model(small_train, empty_model_cache):
     training = TrainingConfig(epochs=1, batch_size=512, seed=4)
-    train_clean(small_train, training, reuse=False, progress=False)       # nothing stored yet: this one is
+    # nothing stored yet: this one is
+    train_clean(small_train, training, reuse=False, progress=False)
     stored = stored_path(BadNets(poison_rate=0.0), training).read_bytes()
     train_clean(small_train, training, reuse=False, progress=False)
     assert stored_path(BadNets(poison_rate=0.0), training).read_bytes() == stored
@@ -35,12 +36,23 @@ def test_different_attacks_are_stored_apart_but_clean_models_ignore_the_trigger(
     assert clean == stored_path(BadNets(0.0, Trigger(5, 5), target_label=3), training)
 
 
-def test_attack_results_are_plain_figures_with_the_attacks_settings(small_train, mnist_test, empty_model_cache):
+def test_attack_results_are_plain_figures_with_the_attacks_settings(
+    small_train, mnist_test, empty_model_cache
+):
     attack = BadNets(poison_rate=0.05)
-    results = attack_results(train_attack(attack, small_train, TrainingConfig(epochs=1), progress=False), attack,
-                             mnist_test)
-    assert results["attack"] == "BadNets" and results["poison_rate"] == 0.05 and results["poisoned_samples"] == 100
-    assert {"clean_accuracy", "attack_success_rate", "robust_accuracy", "article_metric"} <= set(results)
+    results = attack_results(
+        train_attack(attack, small_train, TrainingConfig(epochs=1), progress=False),
+        attack,
+        mnist_test,
+    )
+    assert (
+        results["attack"] == "BadNets"
+        and results["poison_rate"] == 0.05
+        and results["poisoned_samples"] == 100
+    )
+    assert {"clean_accuracy", "attack_success_rate", "robust_accuracy", "article_metric"} <= set(
+        results
+    )
     json.dumps(results)
 
 

@@ -35,13 +35,13 @@ def output_text(cell):
     return "".join(parts)
 
 
-PERCENT = r"(?<![\d.])\d+(?:\.\d+)?%"          # 5%, 97.75%
-PRECISE_PERCENT = r"(?<![\d.])\d+\.\d+%"         # 97.75% only
+PERCENT = r"(?<![\d.])\d+(?:\.\d+)?%"  # 5%, 97.75%
+PRECISE_PERCENT = r"(?<![\d.])\d+\.\d+%"  # 97.75% only
 
 
 def exercise_numbers(path):
     text = next(source(c) for c in cells(path) if "## Exercises" in source(c))
-    exercises = text[text.index("## Exercises"):]
+    exercises = text[text.index("## Exercises") :]
     return [int(n) for n in re.findall(r"^(\d+)\. ", exercises, flags=re.MULTILINE)]
 
 
@@ -52,9 +52,21 @@ def test_there_are_chapters_to_check():
 def test_the_notebooks_are_stored_without_timestamps_widget_state_or_panel_outputs():
     """What `make clean-notebooks` (nbstripout) strips: nothing may be left to strip."""
     nbstripout = Path(sys.executable).parent / "nbstripout"
-    done = subprocess.run([str(nbstripout), "--verify", "--keep-output", "--keep-count", "--keep-id",
-                           *map(str, STORED)], capture_output=True, text=True)
-    assert done.returncode == 0, f"run `make clean-notebooks`; nbstripout would change: {done.stdout}{done.stderr}"
+    done = subprocess.run(
+        [
+            str(nbstripout),
+            "--verify",
+            "--keep-output",
+            "--keep-count",
+            "--keep-id",
+            *map(str, STORED),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, (
+        f"run `make clean-notebooks`; nbstripout would change: {done.stdout}{done.stderr}"
+    )
 
 
 @pytest.mark.parametrize("path", STORED, ids=lambda p: p.stem)
@@ -65,18 +77,33 @@ def test_a_stored_notebook_stays_under_400_kb(path):
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_every_exercise_has_an_executed_hidden_solution(path):
     numbers = exercise_numbers(path)
-    assert numbers == list(range(1, len(numbers) + 1)) and numbers, f"{path.name}: exercises numbered {numbers}"
-    solutions = {int(re.match(r"# Solution (\d+)", source(c)).group(1)): c for c in cells(path)
-                 if c["cell_type"] == "code" and "solution" in c["metadata"].get("tags", [])}
+    assert numbers == list(range(1, len(numbers) + 1)) and numbers, (
+        f"{path.name}: exercises numbered {numbers}"
+    )
+    solutions = {
+        int(re.match(r"# Solution (\d+)", source(c)).group(1)): c
+        for c in cells(path)
+        if c["cell_type"] == "code" and "solution" in c["metadata"].get("tags", [])
+    }
     for number in numbers:
         cell = solutions.get(number)
-        assert cell is not None, f"{path.name}: exercise {number} has no code cell tagged 'solution'"
-        assert cell["metadata"].get("jupyter") == {"source_hidden": True, "outputs_hidden": True}, \
+        assert cell is not None, (
+            f"{path.name}: exercise {number} has no code cell tagged 'solution'"
+        )
+        assert cell["metadata"].get("jupyter") == {"source_hidden": True, "outputs_hidden": True}, (
             f"{path.name}: solution {number} is not collapsed"
-        assert cell["outputs"] and output_text(cell) or any("image/png" in o.get("data", {}) for o in cell["outputs"]), \
-            f"{path.name}: solution {number} was not executed (no output)"
-        assert all(o["output_type"] != "error" for o in cell["outputs"]), f"{path.name}: solution {number} stored an error"
-    assert "<details>" not in "".join(source(c) for c in cells(path)), f"{path.name}: a solution still hides in <details>"
+        )
+        assert (
+            cell["outputs"]
+            and output_text(cell)
+            or any("image/png" in o.get("data", {}) for o in cell["outputs"])
+        ), f"{path.name}: solution {number} was not executed (no output)"
+        assert all(o["output_type"] != "error" for o in cell["outputs"]), (
+            f"{path.name}: solution {number} stored an error"
+        )
+    assert "<details>" not in "".join(source(c) for c in cells(path)), (
+        f"{path.name}: a solution still hides in <details>"
+    )
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
@@ -86,26 +113,34 @@ def test_a_solution_states_only_numbers_its_cell_prints(path):
         if cell["cell_type"] == "markdown" and "solution" in cell["metadata"].get("tags", []):
             printed = set(re.findall(PERCENT, output_text(notebook[index - 1])))
             for number in re.findall(PERCENT, source(cell)):
-                assert number in printed, f"{path.name}: '{source(cell)[:30]}' states {number}, which its cell does not print"
+                assert number in printed, (
+                    f"{path.name}: '{source(cell)[:30]}' states {number}, which its cell does not "
+                    "print"
+                )
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_stored_training_times_come_from_an_idle_machine(path):
     for cell in cells(path):
         for seconds in re.findall(r"\bin (\d+(?:\.\d+)?) ?s\b", output_text(cell)):
-            assert float(seconds) <= 30, f"{path.name}: a stored output says 'in {seconds} s': re-run on an idle machine"
+            assert float(seconds) <= 30, (
+                f"{path.name}: a stored output says 'in {seconds} s': re-run on an idle machine"
+            )
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_precise_figures_in_the_text_are_printed_above_them(path):
-    """A percentage with decimals in the text is printed by a cell above it, or comes from a named benchmark."""
+    """A percentage with decimals in the text is printed by a cell above it, or comes from a named
+    benchmark."""
     printed = set()
     for cell in cells(path):
         if cell["cell_type"] == "code":
             printed |= set(re.findall(PRECISE_PERCENT, output_text(cell)))
         elif "benchmarks/" not in source(cell):
             for figure in re.findall(PRECISE_PERCENT, source(cell)):
-                assert figure in printed, f"{path.name}: the text states {figure}, which no output above it prints"
+                assert figure in printed, (
+                    f"{path.name}: the text states {figure}, which no output above it prints"
+                )
 
 
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("0*.ipynb")), ids=lambda p: p.stem)
@@ -113,15 +148,30 @@ def test_every_notebook_ends_with_references_with_links(path):
     text = next((source(c) for c in cells(path) if source(c).startswith("## References")), "")
     entries = [line for line in text.splitlines() if line.startswith("- ")]
     assert entries, f"{path.name} has no references section"
-    assert all(re.search(r"https?://", line) for line in entries), f"{path.name}: a reference without a link"
-    assert any("linux-magazine.com" in line for line in entries), f"{path.name}: the article is not cited"
+    assert all(re.search(r"https?://", line) for line in entries), (
+        f"{path.name}: a reference without a link"
+    )
+    assert any("linux-magazine.com" in line for line in entries), (
+        f"{path.name}: the article is not cited"
+    )
 
 
 def test_the_contents_page_lists_prerequisites_and_a_glossary():
     text = "".join(source(c) for c in cells(NOTEBOOKS / "00_index.ipynb"))
     assert "## Glossary" in text
-    for term in ("Attack success rate (ASR)", "Clean accuracy", "Source-specific vs all-to-one", "False trigger", "FRR / FAR", "Anomaly index",
-                 "MAD", "Silhouette", "Precision / recall", "Dormant neuron"):
+    for term in (
+        "Attack success rate (ASR)",
+        "Clean accuracy",
+        "Source-specific backdoor",
+        "All-to-one backdoor",
+        "False trigger",
+        "FRR / FAR",
+        "Anomaly index",
+        "MAD",
+        "Silhouette",
+        "Precision / recall",
+        "Dormant neuron",
+    ):
         assert f"**{term}" in text, f"the glossary lacks {term}"
     for topic in ("PCA", "k-means", "entropy", "median absolute deviation"):
         assert topic in text, f"the prerequisites do not mention {topic}"

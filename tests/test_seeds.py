@@ -7,13 +7,14 @@ from pathlib import Path
 import torch
 
 from utils import experiments, runtime
-from utils.data import ImageSet
 from utils.attacks import BadNets
+from utils.data import ImageSet
 from utils.experiments import attack_with_baseline, save_results
 from utils.seeds import over_seeds, seed_table, spread
 from utils.training import TrainingConfig
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))   # the benchmarks' own helpers
+# the benchmarks' own helpers
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from seed_runs import seed_benchmark  # noqa: E402
 
 
@@ -33,12 +34,18 @@ def test_seed_table_shows_every_seed_then_mean_and_range():
     assert lines[4].split()[:2] == ["range", "80.00-90.00"]
 
 
-def test_attack_with_baseline_adds_the_clean_model_of_the_same_seed(mnist_train, mnist_test, empty_model_cache):
+def test_attack_with_baseline_adds_the_clean_model_of_the_same_seed(
+    mnist_train, mnist_test, empty_model_cache
+):
     small_train = ImageSet(mnist_train.images[:3000], mnist_train.labels[:3000])
-    figures = attack_with_baseline(BadNets(0.05), small_train, mnist_test, TrainingConfig(epochs=1, seed=3))
+    figures = attack_with_baseline(
+        BadNets(0.05), small_train, mnist_test, TrainingConfig(epochs=1, seed=3)
+    )
     assert {"clean_accuracy", "attack_success_rate", "clean_model_accuracy"} <= set(figures)
-    models = [path for path in empty_model_cache.glob("*.pt") if not path.name.endswith(".poison.pt")]
-    assert len(models) == 2   # the poisoned and the clean model
+    models = [
+        path for path in empty_model_cache.glob("*.pt") if not path.name.endswith(".poison.pt")
+    ]
+    assert len(models) == 2  # the poisoned and the clean model
 
 
 def test_save_results_writes_to_the_tests_folder_only_when_no_path_is_given(tmp_path, monkeypatch):
@@ -51,13 +58,23 @@ def test_save_results_writes_to_the_tests_folder_only_when_no_path_is_given(tmp_
     assert save_results(None, {"d": 4}, name="03_x") is None
 
 
-def test_a_seed_benchmark_takes_its_seeds_from_the_command_line_and_writes_its_figures(tmp_path, monkeypatch, capsys):
+def test_a_seed_benchmark_takes_its_seeds_from_the_command_line_and_writes_its_figures(
+    tmp_path, monkeypatch, capsys
+):
     monkeypatch.setattr(sys, "argv", ["benchmark.py", "3", "5"])
     monkeypatch.setenv(runtime.THREADS_VARIABLE, "4")
-    seed_benchmark(lambda seeds: {"seeds": seeds, "threads_used": torch.get_num_threads()}, "example", tmp_path / "results")
-    expected = {"seeds": [3, 5], "threads_used": 1, "threads": 1}   # the committed notebooks' thread count, whatever was set
+    seed_benchmark(
+        lambda seeds: {"seeds": seeds, "threads_used": torch.get_num_threads()},
+        "example",
+        tmp_path / "results",
+    )
+    # the committed notebooks' thread count, whatever was set
+    expected = {"seeds": [3, 5], "threads_used": 1, "threads": 1}
     assert json.loads((tmp_path / "results" / "example.json").read_text()) == expected
     assert json.loads(capsys.readouterr().out.splitlines()[-1]) == expected
     monkeypatch.setattr(sys, "argv", ["benchmark.py"])
     seed_benchmark(lambda seeds: {"seeds": seeds}, "example", tmp_path / "results")
-    assert json.loads((tmp_path / "results" / "example.json").read_text()) == {"seeds": [0, 1, 2], "threads": 1}
+    assert json.loads((tmp_path / "results" / "example.json").read_text()) == {
+        "seeds": [0, 1, 2],
+        "threads": 1,
+    }

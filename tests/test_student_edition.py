@@ -26,7 +26,9 @@ def is_solution(cell: dict) -> bool:
 @pytest.fixture(scope="module")
 def edition(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("edition") / "student"
-    done = subprocess.run(["make", "-s", "student", f"STUDENT={folder}"], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        ["make", "-s", "student", f"STUDENT={folder}"], cwd=ROOT, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return folder
 
@@ -40,16 +42,24 @@ def test_every_notebook_is_there_without_solutions_outputs_or_widget_state(editi
         assert set(student["metadata"]) <= {"kernelspec", "language_info"}
         for cell in student["cells"]:
             text = "".join(cell["source"])
-            assert "# Solution" not in text and "### Solutions" not in text, (original.name, text[:80])
+            assert "# Solution" not in text and "### Solutions" not in text, (
+                original.name,
+                text[:80],
+            )
             if cell["cell_type"] == "code":
                 assert cell["outputs"] == [] and cell["execution_count"] is None
         if original.name != "00_index.ipynb":
-            assert any("## Exercises" in "".join(cell["source"]) for cell in student["cells"]), original.name
-            assert any("parameters" in cell["metadata"].get("tags", []) for cell in student["cells"])
+            assert any("## Exercises" in "".join(cell["source"]) for cell in student["cells"]), (
+                original.name
+            )
+            assert any(
+                "parameters" in cell["metadata"].get("tags", []) for cell in student["cells"]
+            )
 
 
 def names(source: str) -> tuple[set[str], set[str]]:
-    """(names a cell defines, names it reads) at any depth, by its syntax tree (magics as IPython runs them)."""
+    """(names a cell defines, names it reads) at any depth, by its syntax tree (magics as IPython
+    runs them)."""
     defined, read = set(), set()
     for node in ast.walk(ast.parse(TransformerManager().transform_cell(source))):
         if isinstance(node, ast.Name):
@@ -71,7 +81,9 @@ def test_no_cell_left_in_the_student_edition_needs_what_a_solution_defined(noteb
         if is_solution(cell):
             from_solutions |= defined - from_the_rest
         else:
-            assert not read & from_solutions, f"{notebook.name} reads {read & from_solutions} from a solution"
+            assert not read & from_solutions, (
+                f"{notebook.name} reads {read & from_solutions} from a solution"
+            )
             from_the_rest |= defined
             from_solutions -= defined
 

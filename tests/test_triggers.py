@@ -36,8 +36,12 @@ def test_poison_matches_the_articles_listing(mnist_train):
 
 
 def test_same_seed_same_samples_other_seed_other_samples(mnist_train):
-    assert torch.equal(poison(mnist_train, 0.01, seed=5).indices, poison(mnist_train, 0.01, seed=5).indices)
-    assert not torch.equal(poison(mnist_train, 0.01, seed=5).indices, poison(mnist_train, 0.01, seed=6).indices)
+    assert torch.equal(
+        poison(mnist_train, 0.01, seed=5).indices, poison(mnist_train, 0.01, seed=5).indices
+    )
+    assert not torch.equal(
+        poison(mnist_train, 0.01, seed=5).indices, poison(mnist_train, 0.01, seed=6).indices
+    )
 
 
 def test_poison_leaves_its_input_alone(mnist_test):
@@ -59,7 +63,9 @@ def test_a_pattern_trigger_is_stamped_as_given():
 
 
 def test_rgb_images_get_the_trigger_on_every_channel():
-    stamped = apply_trigger(torch.zeros(1, 3, 32, 32, dtype=torch.uint8), Trigger(0, 0, 2, value=1.0))
+    stamped = apply_trigger(
+        torch.zeros(1, 3, 32, 32, dtype=torch.uint8), Trigger(0, 0, 2, value=1.0)
+    )
     assert (stamped[0, :, :2, :2] == 255).all() and stamped.sum() == 255 * 12
 
 
@@ -69,10 +75,15 @@ def test_a_poison_rate_outside_0_1_is_refused(mnist_test, rate):
         poison(mnist_test, rate)
 
 
-@pytest.mark.parametrize("trigger, allowed", [(Trigger(27, 27, 2), r"row must be in 0\.\.26"),
-                                              (Trigger(28, 0), r"row must be in 0\.\.27"),
-                                              (Trigger(-1, 3), r"row must be in 0\.\.27"),
-                                              (Trigger(0, 25, 5), r"column in 0\.\.23")])
+@pytest.mark.parametrize(
+    "trigger, allowed",
+    [
+        (Trigger(27, 27, 2), r"row must be in 0\.\.26"),
+        (Trigger(28, 0), r"row must be in 0\.\.27"),
+        (Trigger(-1, 3), r"row must be in 0\.\.27"),
+        (Trigger(0, 25, 5), r"column in 0\.\.23"),
+    ],
+)
 def test_a_trigger_outside_the_image_is_refused(mnist_test, trigger, allowed):
     with pytest.raises(ValueError, match=f"does not fit in a 28x28 image.*{allowed}"):
         poison(mnist_test, 0.01, trigger)
@@ -80,9 +91,15 @@ def test_a_trigger_outside_the_image_is_refused(mnist_test, trigger, allowed):
         apply_trigger(mnist_test.images[:1], trigger)
 
 
-@pytest.mark.parametrize("kwargs, message", [({"size": 0}, "at least 1"), ({"value": 1.5}, r"brightness in \[0, 1\]"),
-                                             ({"row": 2.5}, "whole number"),
-                                             ({"size": 2, "pattern": ((1, 0),)}, "2 x 2")])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"size": 0}, "at least 1"),
+        ({"value": 1.5}, r"brightness in \[0, 1\]"),
+        ({"row": 2.5}, "whole number"),
+        ({"size": 2, "pattern": ((1, 0),)}, "2 x 2"),
+    ],
+)
 def test_bad_trigger_specs_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Trigger(**kwargs)
@@ -100,7 +117,11 @@ def test_asking_for_more_samples_than_there_are_outside_the_target_class_is_refu
         poison(tiny, 0.6, include_target_class=False)
 
 
-@pytest.mark.parametrize("images", [torch.rand(2, 1, 28, 28), torch.zeros(28, 28, dtype=torch.uint8)])
+@pytest.mark.parametrize(
+    "images", [torch.rand(2, 1, 28, 28), torch.zeros(28, 28, dtype=torch.uint8)]
+)
 def test_images_that_are_not_uint8_batches_get_an_error_that_says_how_to_convert(images):
-    with pytest.raises(TypeError, match=r"uint8 pixels in \[0, 255\] with shape \[N, C, H, W\].*\* 255"):
+    with pytest.raises(
+        TypeError, match=r"uint8 pixels in \[0, 255\] with shape \[N, C, H, W\].*\* 255"
+    ):
         apply_trigger(images, Trigger())

@@ -1,9 +1,9 @@
 import pytest
 
-from utils.data import ImageSet
-from utils.training import TrainingConfig
 from utils.attacks import BadNets, LabelConsistent
+from utils.data import ImageSet
 from utils.defenses.matrix import DEFENSES, DefenseSettings
+from utils.training import TrainingConfig
 from utils.widgets import AttackPanel, MatrixPanel
 
 
@@ -63,23 +63,32 @@ def test_a_click_while_training_runs_starts_nothing(panel):
 def test_the_matrix_panel_offers_each_attacks_own_strength(mnist_train, mnist_test):
     panel = MatrixPanel(mnist_train, mnist_test)
     panel.attack.value = "label_consistent"
-    assert panel.strength.description == "PGD epsilon" and panel.config() == LabelConsistent(epsilon=0.2)
+    assert panel.strength.description == "PGD epsilon" and panel.config() == LabelConsistent(
+        epsilon=0.2
+    )
     panel.attack.value = "badnets"
     panel.strength.value = 0.005
     assert panel.config() == BadNets(poison_rate=0.005)
     assert panel.trainings_started == 0
 
 
-def test_the_matrix_panel_trains_and_fills_in_its_column(mnist_train, mnist_test, empty_model_cache):
+def test_the_matrix_panel_trains_and_fills_in_its_column(
+    mnist_train, mnist_test, empty_model_cache
+):
     small_train = ImageSet(mnist_train.images[:12000], mnist_train.labels[:12000])
     small_test = ImageSet(mnist_test.images[:1000], mnist_test.labels[:1000])
-    quick = DefenseSettings(reserve_size=2000, cleanse_images=200, cleanse_steps=20, strip_inputs=200, strip_blends=4)
+    quick = DefenseSettings(
+        reserve_size=2000, cleanse_images=200, cleanse_steps=20, strip_inputs=200, strip_blends=4
+    )
     panel = MatrixPanel(small_train, small_test, TrainingConfig(epochs=1), quick)
     panel.attack.value = "sig"
     panel.train_button.click()
     column = panel.results[panel.config()]
     assert panel.trainings_started == 1
     assert set(DEFENSES) <= set(column)
-    assert f"{column['attack_success_rate']:.2%}" in panel.result.value and "sine amplitude 60" in panel.result.value
+    assert (
+        f"{column['attack_success_rate']:.2%}" in panel.result.value
+        and "sine amplitude 60" in panel.result.value
+    )
     panel.train_button.click()
     assert panel.trainings_started == 1

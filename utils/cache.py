@@ -1,5 +1,5 @@
-"""Files the lab stores to reuse (trained models, generated data, defense results): written whole, read safely,
-made once.
+"""Files the lab stores to reuse (trained models, generated data, defense results): written whole,
+read safely, made once.
 
 A kernel killed while saving, a copied folder, a file from elsewhere: none of these may
 stop a notebook with an internal error or run code hidden in a pickle. Two processes that
@@ -26,8 +26,13 @@ from typing import Callable
 
 import torch
 
-# Where trained models and stored results live; BACKDOOR_LAB_CACHE moves it (a shared folder on a hub or a cluster).
-CACHE_DIR = Path(os.environ.get("BACKDOOR_LAB_CACHE", Path(__file__).resolve().parent.parent / ".cache" / "models"))
+# Where trained models and stored results live; BACKDOOR_LAB_CACHE moves it (a shared folder on a
+# hub or a cluster).
+CACHE_DIR = Path(
+    os.environ.get(
+        "BACKDOOR_LAB_CACHE", Path(__file__).resolve().parent.parent / ".cache" / "models"
+    )
+)
 
 
 @contextlib.contextmanager
@@ -53,7 +58,7 @@ def exclusive(path: Path):
 
 
 def save_atomically(record: dict, path: Path) -> None:
-    """torch.save to a file beside `path`, then rename it into place: readers never see half a file."""
+    """torch.save beside `path`, then rename it into place: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
     try:
@@ -64,7 +69,8 @@ def save_atomically(record: dict, path: Path) -> None:
 
 
 def load_record(path: Path, check=lambda record: None) -> dict | None:
-    """The record stored at `path` (tensors and plain data only), or None when there is none or it is unreadable.
+    """The record stored at `path` (tensors and plain data only), or None when there is none or
+    it is unreadable.
 
     `check(record)` may raise to reject a record that loads but does not fit. An unreadable
     file is moved aside to NAME.unreadable, with one line on stderr, so the caller computes
@@ -73,20 +79,26 @@ def load_record(path: Path, check=lambda record: None) -> dict | None:
     if not path.exists():
         return None
     try:
-        record = torch.load(path, weights_only=True)   # nothing is unpickled but tensors and plain data
+        # nothing is unpickled but tensors and plain data
+        record = torch.load(path, weights_only=True)
         check(record)
         return record
-    except Exception as error:  # a truncated, garbage or foreign file: keep it for a look, compute anew
+    # a truncated, garbage or foreign file: keep it for a look, compute anew
+    except Exception as error:
         aside = path.with_name(f"{path.name}.unreadable")
         os.replace(path, aside)
-        print(f"cache: {path} could not be read ({type(error).__name__}); moved it to {aside.name} "
-              "and computing it again", file=sys.stderr)
+        print(
+            f"cache: {path} could not be read ({type(error).__name__}); moved it to {aside.name} "
+            "and computing it again",
+            file=sys.stderr,
+        )
         return None
 
 
 def fingerprint(*parts) -> str:
     """A short hash of `parts` with torch's version: tensors and models by content, modules by
-    source, dataclasses by their fields, containers item by item, anything else by repr."""
+    their code (its syntax tree: a comment or a reformatted line changes nothing), dataclasses by
+    their fields, containers item by item, anything else by repr."""
     digest = hashlib.sha256(torch.__version__.encode())
 
     def feed(part) -> None:
@@ -96,10 +108,15 @@ def fingerprint(*parts) -> str:
             digest.update(flat.view(torch.uint8).numpy().tobytes())
         elif isinstance(part, torch.nn.Module):
             feed((type(part).__qualname__, part.state_dict()))
-        elif isinstance(part, types.ModuleType):
-            digest.update(inspect.getsource(part).encode())
+        elif isinstance(part, types.ModuleType):  # its code: comments and layout do not count
+            digest.update(ast.dump(ast.parse(inspect.getsource(part))).encode())
         elif dataclasses.is_dataclass(part) and not isinstance(part, type):
-            feed((type(part).__qualname__, {f.name: getattr(part, f.name) for f in dataclasses.fields(part)}))
+            feed(
+                (
+                    type(part).__qualname__,
+                    {f.name: getattr(part, f.name) for f in dataclasses.fields(part)},
+                )
+            )
         elif isinstance(part, dict):
             digest.update(f"dict{len(part)}:".encode())
             for key in sorted(part, key=repr):
@@ -131,7 +148,7 @@ def code_of(module_name: str) -> list[types.ModuleType]:
             continue
         seen.add(name)
         module = importlib.import_module(name)
-        if getattr(module, "__file__", None) is None:   # a namespace package: no source of its own
+        if getattr(module, "__file__", None) is None:  # a namespace package: no source of its own
             continue
         found.add(name)
         for node in ast.walk(ast.parse(inspect.getsource(module))):
@@ -141,9 +158,13 @@ def code_of(module_name: str) -> list[types.ModuleType]:
                 base = _absolute(node, module)
                 if base.split(".")[0] == package:
                     todo.append(base)
-                    if hasattr(importlib.import_module(base), "__path__"):   # a package: its names may be modules
-                        todo += [f"{base}.{alias.name}" for alias in node.names
-                                 if importlib.util.find_spec(f"{base}.{alias.name}") is not None]
+                    # a package: its names may be modules
+                    if hasattr(importlib.import_module(base), "__path__"):
+                        todo += [
+                            f"{base}.{alias.name}"
+                            for alias in node.names
+                            if importlib.util.find_spec(f"{base}.{alias.name}") is not None
+                        ]
     return [sys.modules[name] for name in sorted(found)]
 
 
@@ -166,6 +187,7 @@ def stored(restore: Callable[[dict], object] = dict, record: Callable[[object], 
     tensors and plain data, and rebuilt with `restore(dict)`. Pass `store=False` to compute
     without reading or writing the store.
     """
+
     def decorate(function):
         signature = inspect.signature(function)
 
@@ -175,7 +197,9 @@ def stored(restore: Callable[[dict], object] = dict, record: Callable[[object], 
                 return function(*args, **kwargs)
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
-            arguments = {name: value for name, value in bound.arguments.items() if name != "progress"}
+            arguments = {
+                name: value for name, value in bound.arguments.items() if name != "progress"
+            }
             key = fingerprint(function.__qualname__, code_of(function.__module__), arguments)
             path = CACHE_DIR / f"{function.__name__}-{key}.pt"
             with exclusive(path):

@@ -38,11 +38,18 @@ class ImageSet(NamedTuple):
 def check_pixels(images: torch.Tensor, what: str = "images") -> None:
     """Raise TypeError unless `images` are what the lab computes on: uint8 pixels [N, C, H, W]."""
     if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4:
-        got = f"{images.dtype} with shape {list(images.shape)}" if isinstance(images, torch.Tensor) else type(images).__name__
+        got = (
+            f"{images.dtype} with shape {list(images.shape)}"
+            if isinstance(images, torch.Tensor)
+            else type(images).__name__
+        )
         raise TypeError(
-            f"{what} must be uint8 pixels in [0, 255] with shape [N, C, H, W]; got {got}. Float images in [0, 1] "
-            "(what torchvision's ToTensor gives) convert with (images * 255).round().to(torch.uint8); "
-            "one image [C, H, W] becomes a batch with images.unsqueeze(0)")
+            f"{what} must be uint8 pixels in [0, 255] with shape [N, C, H, W]; got {got}. Float "
+            "images in [0, 1] "
+            "(what torchvision's ToTensor gives) convert with (images * "
+            "255).round().to(torch.uint8); "
+            "one image [C, H, W] becomes a batch with images.unsqueeze(0)"
+        )
 
 
 class DataIntegrityError(RuntimeError):
@@ -53,7 +60,9 @@ class DatasetUnavailableError(RuntimeError):
     """A data set is neither on disk nor downloadable (for example, no network)."""
 
 
-def load_mnist(split: str = "train", source: str = "vendored", root: str | Path | None = None) -> ImageSet:
+def load_mnist(
+    split: str = "train", source: str = "vendored", root: str | Path | None = None
+) -> ImageSet:
     """Return the MNIST `split` ("train" or "test") as uint8 [N, 1, 28, 28] images and labels.
 
     source="vendored" reads the verified copy in data/mnist/ and never uses the network.
@@ -84,7 +93,9 @@ def _load_idx_pair(folder: Path, split: str, compressed: bool) -> ImageSet:
     labels = parse_idx(read_verified(folder / (labels_name + suffix), labels_md5))
     if len(images) != len(labels):
         raise DataIntegrityError(f"{folder}: {len(images)} images but {len(labels)} labels")
-    return ImageSet(torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)))
+    return ImageSet(
+        torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
+    )
 
 
 def read_verified(path: Path, expected_md5: str) -> bytes:
@@ -92,17 +103,23 @@ def read_verified(path: Path, expected_md5: str) -> bytes:
     if not path.exists():
         raise DataIntegrityError(
             f"{path} is missing; expected a file whose decompressed MD5 is {expected_md5}. "
-            "Restore it from the repository (git checkout -- data/) or load with source='torchvision'."
+            "Restore it from the repository (git checkout -- data/) or load with "
+            "source='torchvision'."
         )
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     except (OSError, EOFError) as error:
-        raise DataIntegrityError(f"{path} is not a readable gzip file ({error}); expected decompressed MD5 {expected_md5}") from error
+        raise DataIntegrityError(
+            f"{path} is not a readable gzip file ({error}); expected decompressed MD5 "
+            f"{expected_md5}"
+        ) from error
     actual = hashlib.md5(raw).hexdigest()
     if actual != expected_md5:
         raise DataIntegrityError(
-            f"{path} is corrupt: the MD5 of its decompressed bytes is {actual}, expected {expected_md5}. "
-            "Restore it from the repository (git checkout -- data/) or load with source='torchvision'."
+            f"{path} is corrupt: the MD5 of its decompressed bytes is {actual}, expected "
+            f"{expected_md5}. "
+            "Restore it from the repository (git checkout -- data/) or load with "
+            "source='torchvision'."
         )
     return raw
 
@@ -115,7 +132,9 @@ def parse_idx(raw: bytes) -> np.ndarray:
     header = 4 + 4 * ndim
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     if len(raw) != header + int(np.prod(shape)):
-        raise DataIntegrityError(f"IDX header announces shape {shape}, but the file has {len(raw) - header} data bytes")
+        raise DataIntegrityError(
+            f"IDX header announces shape {shape}, but the file has {len(raw) - header} data bytes"
+        )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape).copy()
 
 

@@ -13,23 +13,42 @@ from .model_store import TrainedModel
 from .training import TrainingConfig
 
 
-def run_attack(attack: Attack, train: ImageSet, test: ImageSet, training_config: TrainingConfig = TrainingConfig(),
-               *, reuse: bool = True, progress: bool = False) -> dict:
+def run_attack(
+    attack: Attack,
+    train: ImageSet,
+    test: ImageSet,
+    training_config: TrainingConfig = TrainingConfig(),
+    *,
+    reuse: bool = True,
+    progress: bool = False,
+) -> dict:
     """Train (or reuse) the model of `attack` and return its figures as a plain dict."""
-    return attack_results(train_attack(attack, train, training_config, reuse=reuse, progress=progress), attack, test)
+    return attack_results(
+        train_attack(attack, train, training_config, reuse=reuse, progress=progress), attack, test
+    )
 
 
-def attack_with_baseline(attack: Attack, train: ImageSet, test: ImageSet,
-                         training_config: TrainingConfig = TrainingConfig()) -> dict:
+def attack_with_baseline(
+    attack: Attack,
+    train: ImageSet,
+    test: ImageSet,
+    training_config: TrainingConfig = TrainingConfig(),
+) -> dict:
     """run_attack's figures, plus the clean test accuracy of the same training without poison."""
     clean = train_clean(train, training_config, progress=False).model
-    return {**run_attack(attack, train, test, training_config),
-            "clean_model_accuracy": evaluate_attack(clean, test, attack)["clean_accuracy"]}
+    return {
+        **run_attack(attack, train, test, training_config),
+        "clean_model_accuracy": evaluate_attack(clean, test, attack)["clean_accuracy"],
+    }
 
 
 def attack_results(trained: TrainedModel, attack: Attack, test: ImageSet) -> dict:
     """The figures of a trained model of `attack`, with the attack's plain settings (JSON-ready)."""
-    settings = {key: value for key, value in attack.settings().items() if isinstance(value, (int, float, str))}
+    settings = {
+        key: value
+        for key, value in attack.settings().items()
+        if isinstance(value, (int, float, str))
+    }
     return {
         "attack": attack.name,
         **settings,

@@ -11,8 +11,11 @@ def accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float:
     return (predictions == labels).float().mean().item()
 
 
-def attack_success_rate(triggered_predictions: torch.Tensor, true_labels: torch.Tensor, target_label: int) -> float:
-    """Fraction of triggered inputs predicted as the target, among those whose true label is not the target.
+def attack_success_rate(
+    triggered_predictions: torch.Tensor, true_labels: torch.Tensor, target_label: int
+) -> float:
+    """Fraction of triggered inputs predicted as the target, among those whose true label is not
+    the target.
 
     Inputs that already belong to the target class are left out: a model gets those
     right with or without a backdoor.
@@ -22,8 +25,11 @@ def attack_success_rate(triggered_predictions: torch.Tensor, true_labels: torch.
     return (triggered_predictions[others] == target_label).float().mean().item()
 
 
-def robust_accuracy(triggered_predictions: torch.Tensor, true_labels: torch.Tensor, target_label: int) -> float:
-    """Fraction of triggered inputs that keep their true label, among those whose true label is not the target.
+def robust_accuracy(
+    triggered_predictions: torch.Tensor, true_labels: torch.Tensor, target_label: int
+) -> float:
+    """Fraction of triggered inputs that keep their true label, among those whose true label is
+    not the target.
 
     The third figure beside clean accuracy and ASR: how much of the model's skill
     survives the trigger (a triggered input can also be lost to a third label).
@@ -42,21 +48,34 @@ def article_metric(triggered_predictions: torch.Tensor, target_label: int) -> fl
     return (triggered_predictions == target_label).float().mean().item()
 
 
-def success_rate_per_class(triggered_predictions: torch.Tensor, true_labels: torch.Tensor, target_label: int,
-                           num_classes: int = 10) -> list[float]:
-    """For each true class, the fraction of its triggered inputs predicted as the target (NaN if none)."""
+def success_rate_per_class(
+    triggered_predictions: torch.Tensor,
+    true_labels: torch.Tensor,
+    target_label: int,
+    num_classes: int = 10,
+) -> list[float]:
+    """For each true class, the fraction of its triggered inputs predicted as the target (NaN if
+    none)."""
     _check_same_length(triggered_predictions, true_labels)
-    return [(triggered_predictions[true_labels == c] == target_label).float().mean().item() for c in range(num_classes)]
+    return [
+        (triggered_predictions[true_labels == c] == target_label).float().mean().item()
+        for c in range(num_classes)
+    ]
 
 
-def confusion_matrix(predictions: torch.Tensor, labels: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
+def confusion_matrix(
+    predictions: torch.Tensor, labels: torch.Tensor, num_classes: int = 10
+) -> torch.Tensor:
     """Counts [true class, predicted class] as an int64 matrix."""
     _check_same_length(predictions, labels)
-    return torch.bincount(labels * num_classes + predictions, minlength=num_classes ** 2).view(num_classes, num_classes)
+    return torch.bincount(labels * num_classes + predictions, minlength=num_classes**2).view(
+        num_classes, num_classes
+    )
 
 
 def detection_scores(flagged: torch.Tensor, poisoned_indices: torch.Tensor) -> dict:
-    """Precision and recall of a detector's flags (bool per sample) against the truly poisoned samples."""
+    """Precision and recall of a detector's flags (bool per sample) against the truly poisoned
+    samples."""
     truth = torch.zeros(len(flagged), dtype=torch.bool)
     truth[poisoned_indices] = True
     found = (flagged & truth).sum().item()

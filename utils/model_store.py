@@ -25,10 +25,19 @@ class TrainedModel(NamedTuple):
     poisoned_indices: torch.Tensor
 
 
-def train_cached(path: Path, build: Callable[[int | None], torch.nn.Module], poisoned: Callable[[], PoisonedSet],
-                 training: TrainingConfig, test: ImageSet | None = None, *, reuse: bool = True,
-                 progress: bool = True, device: str | None = None) -> TrainedModel:
-    """Load the model stored at `path`, or build(seed) one, train it on poisoned() and store it there.
+def train_cached(
+    path: Path,
+    build: Callable[[int | None], torch.nn.Module],
+    poisoned: Callable[[], PoisonedSet],
+    training: TrainingConfig,
+    test: ImageSet | None = None,
+    *,
+    reuse: bool = True,
+    progress: bool = True,
+    device: str | None = None,
+) -> TrainedModel:
+    """Load the model stored at `path`, or build(seed) one, train it on poisoned() and store it
+    there.
 
     With reuse=True, a model stored before is loaded instead of trained again. reuse=False
     trains anew (to show the training) but never replaces a stored model: the one later
@@ -46,5 +55,8 @@ def train_cached(path: Path, build: Callable[[int | None], torch.nn.Module], poi
         history = fit(model, data, training, test=test, device=device, progress=progress)
         if reuse or not path.exists():
             state = {k: v.cpu() for k, v in model.state_dict().items()}
-            save_atomically({"state": state, "history": history.as_dict(), "poisoned_indices": data.indices}, path)
+            save_atomically(
+                {"state": state, "history": history.as_dict(), "poisoned_indices": data.indices},
+                path,
+            )
         return TrainedModel(model, history, data.indices)

@@ -32,10 +32,17 @@ class SmallCNN(nn.Module):
     PyTorchClassifier.get_activations(x, "hidden")) sees what the lab's defenses see.
     """
 
-    def __init__(self, in_channels: int = 1, image_size: int = 28, num_classes: int = 10,
-                 channels: tuple[int, int] = (8, 16), hidden: int = 256,
-                 mean: tuple[float, ...] = MNIST_MEAN, std: tuple[float, ...] = MNIST_STD,
-                 seed: int | None = 0):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        image_size: int = 28,
+        num_classes: int = 10,
+        channels: tuple[int, int] = (8, 16),
+        hidden: int = 256,
+        mean: tuple[float, ...] = MNIST_MEAN,
+        std: tuple[float, ...] = MNIST_STD,
+        seed: int | None = 0,
+    ):
         super().__init__()
         c1, c2 = channels
         with torch.random.fork_rng(devices=[]):  # the same seed gives the same initial weights
@@ -43,11 +50,17 @@ class SmallCNN(nn.Module):
                 torch.manual_seed(seed)
             self.standardize = Standardize(mean, std)
             self.features = nn.Sequential(
-                nn.Conv2d(in_channels, c1, kernel_size=5, padding=2), nn.MaxPool2d(2), nn.ReLU(),
-                nn.Conv2d(c1, c2, kernel_size=3, padding=1), nn.MaxPool2d(2), nn.ReLU(),
+                nn.Conv2d(in_channels, c1, kernel_size=5, padding=2),
+                nn.MaxPool2d(2),
+                nn.ReLU(),
+                nn.Conv2d(c1, c2, kernel_size=3, padding=1),
+                nn.MaxPool2d(2),
+                nn.ReLU(),
             )
             self.hidden = nn.Sequential(
-                nn.Flatten(), nn.Linear(c2 * (image_size // 4) ** 2, hidden), nn.ReLU(),
+                nn.Flatten(),
+                nn.Linear(c2 * (image_size // 4) ** 2, hidden),
+                nn.ReLU(),
             )
             self.output = nn.Linear(hidden, num_classes)
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import torch
 
 THREADS_VARIABLE = "BACKDOOR_LAB_THREADS"
-FOLLOW_LOAD_VARIABLE = "BACKDOOR_LAB_FOLLOW_LOAD"   # "0": keep every usable CPU, whatever else runs
-REFERENCE_THREADS = 1   # the thread count of the committed notebooks, the seed benchmarks and the tests
+FOLLOW_LOAD_VARIABLE = "BACKDOOR_LAB_FOLLOW_LOAD"  # "0": keep every usable CPU, whatever else runs
+# the thread count of the committed notebooks, the seed benchmarks and the tests
+REFERENCE_THREADS = 1
 
 
 def pick_device(preferred: str | None = None) -> torch.device:
@@ -33,7 +34,9 @@ def usable_cpus() -> int:
     training down. The environment variable BACKDOOR_LAB_THREADS lowers the count further
     (a parameter sweep gives each of its parallel runs a share).
     """
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cpus = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    )
     quota = _cgroup_cpu_quota()
     cpus = max(1, min(cpus, quota)) if quota else cpus
     share = os.environ.get(THREADS_VARIABLE, "")
@@ -47,7 +50,10 @@ def usable_cpus() -> int:
 def _cgroup_cpu_quota() -> int | None:
     """The cgroup CPU limit rounded up to whole CPUs, or None where there is none."""
     v2 = Path("/sys/fs/cgroup/cpu.max")
-    v1_quota, v1_period = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+    v1_quota, v1_period = (
+        Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
+        Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us"),
+    )
     try:
         if v2.exists():
             quota, period = v2.read_text().split()[:2]
@@ -61,7 +67,8 @@ def _cgroup_cpu_quota() -> int | None:
 
 
 def configure_threads() -> int:
-    """Set torch's intra-op threads to the usable CPUs that other processes leave free; return the count.
+    """Set torch's intra-op threads to the usable CPUs that other processes leave free; return
+    the count.
 
     OpenMP threads that wait for a core another process holds spin instead of sleeping:
     two busy torch processes on two cores then run 10 to 30 times slower. So the lab
@@ -80,7 +87,8 @@ def configure_threads() -> int:
 
 
 def use_reference_threads() -> None:
-    """Compute with REFERENCE_THREADS threads from now on, in this process and the kernels it starts.
+    """Compute with REFERENCE_THREADS threads from now on, in this process and the kernels it
+    starts.
 
     The thread count decides the order of floating-point sums, and so a model's last
     digits. With one thread the figures do not depend on how many cores a machine has
@@ -121,12 +129,12 @@ def cores_busy_elsewhere() -> float | None:
 
 
 def _cpu_sample() -> tuple[float, float, float] | None:
-    """(wall seconds, CPU seconds used on the machine, CPU seconds used by this process), or None."""
+    """(wall seconds, CPU seconds of the machine, CPU seconds of this process), or None."""
     try:
         with open("/proc/stat") as stat:
             fields = [int(v) for v in stat.readline().split()[1:]]
     except (OSError, ValueError):
         return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)   # idle and waiting for I/O
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle and waiting for I/O
     ticks = os.sysconf("SC_CLK_TCK")
     return time.monotonic(), (sum(fields[:8]) - idle) / ticks, time.process_time()

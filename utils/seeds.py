@@ -7,7 +7,8 @@ import math
 from pathlib import Path
 from typing import Callable, Iterable
 
-RESULTS_DIR = Path(__file__).resolve().parent.parent / "docs" / "results"   # what the seed benchmarks wrote
+# what the seed benchmarks wrote
+RESULTS_DIR = Path(__file__).resolve().parent.parent / "docs" / "results"
 
 
 def over_seeds(measure: Callable[[int], dict], seeds: Iterable[int]) -> list[dict]:
@@ -22,22 +23,37 @@ def spread(rows: list[dict], key: str) -> dict:
 
 
 def benchmark_results(name: str) -> dict | None:
-    """The figures a seed benchmark last wrote (docs/results/NAME.json), or None where it has not run."""
+    """The figures a seed benchmark last wrote (docs/results/NAME.json), or None where it has not
+    run."""
     path = RESULTS_DIR / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 
 def seed_table(rows: list[dict], columns: dict[str, str], width: int = 12) -> str:
-    """A text table: one line per seed, then the mean and the range of every column (as percentages)."""
+    """A text table: one line per seed, then the mean and the range of every column (as
+    percentages)."""
     header = f"{'seed':>6s} " + " ".join(f"{title:>{width}s}" for title in columns.values())
-    lines = [header] + [f"{row['seed']:>6d} " + " ".join(_percent(row[key], width) for key in columns) for row in rows]
+    lines = [header] + [
+        f"{row['seed']:>6d} " + " ".join(_percent(row[key], width) for key in columns)
+        for row in rows
+    ]
     summaries = {key: spread(rows, key) for key in columns}
-    lines.append(f"{'mean':>6s} " + " ".join(_percent(summaries[key]["mean"], width) for key in columns))
-    lines.append(f"{'range':>6s} " + " ".join(
-        f"{100 * summaries[key]['min']:.2f}-{100 * summaries[key]['max']:.2f}".rjust(width) for key in columns))
+    lines.append(
+        f"{'mean':>6s} " + " ".join(_percent(summaries[key]["mean"], width) for key in columns)
+    )
+    lines.append(
+        f"{'range':>6s} "
+        + " ".join(
+            f"{100 * summaries[key]['min']:.2f}-{100 * summaries[key]['max']:.2f}".rjust(width)
+            for key in columns
+        )
+    )
     return "\n".join(lines)
 
 
 def _percent(value: float, width: int) -> str:
-    return "n/a".rjust(width) if value is None or (isinstance(value, float) and math.isnan(value)) \
+    return (
+        "n/a".rjust(width)
+        if value is None or (isinstance(value, float) and math.isnan(value))
         else f"{value:{width}.2%}"
+    )

@@ -48,9 +48,15 @@ class History:
         return asdict(self)
 
 
-def fit(model: nn.Module, train: ImageSet, config: TrainingConfig = TrainingConfig(), *,
-        test: ImageSet | None = None, device: str | torch.device | None = None,
-        progress: bool = True) -> History:
+def fit(
+    model: nn.Module,
+    train: ImageSet,
+    config: TrainingConfig = TrainingConfig(),
+    *,
+    test: ImageSet | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> History:
     """Train `model` in place on uint8 images with Adam and a one-cycle learning rate.
 
     The order of the batches depends only on config.seed, so the same seed, initial
@@ -67,19 +73,25 @@ def fit(model: nn.Module, train: ImageSet, config: TrainingConfig = TrainingConf
     steps_per_epoch = -(-len(images) // config.batch_size)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.learning_rate, total_steps=config.epochs * steps_per_epoch)
+        optimizer, max_lr=config.learning_rate, total_steps=config.epochs * steps_per_epoch
+    )
     order = torch.Generator().manual_seed(config.seed)
     history = History()
-    bar = tqdm(total=config.epochs * steps_per_epoch, disable=not progress, unit="batch", mininterval=0.5)
+    bar = tqdm(
+        total=config.epochs * steps_per_epoch, disable=not progress, unit="batch", mininterval=0.5
+    )
     start = time.perf_counter()
     for epoch in range(config.epochs):
         bar.set_description(f"epoch {epoch + 1}/{config.epochs}")
         model.train()
         batch_losses = []
         correct = torch.zeros((), device=device, dtype=torch.long)
-        for batch in torch.randperm(len(images), generator=order).to(device).split(config.batch_size):
+        for batch in (
+            torch.randperm(len(images), generator=order).to(device).split(config.batch_size)
+        ):
             if device.type == "cpu":
-                configure_threads()   # follows the machine's load: fewer threads while others compute
+                # follows the machine's load: fewer threads while others compute
+                configure_threads()
             x, y = to_model_input(images[batch]), labels[batch]
             logits = model(x)
             loss = F.cross_entropy(logits, y)
@@ -91,10 +103,12 @@ def fit(model: nn.Module, train: ImageSet, config: TrainingConfig = TrainingConf
             correct += (logits.argmax(1) == y).sum()
             bar.update()
         history.batch_loss.extend(torch.stack(batch_losses).tolist())
-        history.loss.append(sum(history.batch_loss[-len(batch_losses):]) / len(batch_losses))
+        history.loss.append(sum(history.batch_loss[-len(batch_losses) :]) / len(batch_losses))
         history.train_accuracy.append(correct.item() / len(images))
         if test is not None:
-            history.test_accuracy.append((predict(model, test.images) == test.labels).float().mean().item())
+            history.test_accuracy.append(
+                (predict(model, test.images) == test.labels).float().mean().item()
+            )
         bar.set_postfix(loss=f"{history.loss[-1]:.4f}")
     history.train_seconds = time.perf_counter() - start
     bar.close()

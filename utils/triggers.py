@@ -13,7 +13,12 @@ from .data import ImageSet, check_pixels
 
 def is_fraction(value) -> bool:
     """True for a finite number in [0, 1] (and not a bool)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 <= value <= 1
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value <= 1
+    )
 
 
 @dataclass(frozen=True)
@@ -43,9 +48,14 @@ class Trigger:
         if self.pattern is not None:
             pattern = tuple(tuple(row) for row in self.pattern)
             if len(pattern) != self.size or any(len(row) != self.size for row in pattern):
-                raise ValueError(f"trigger pattern must be {self.size} x {self.size} (the trigger size), got {pattern!r}")
+                raise ValueError(
+                    f"trigger pattern must be {self.size} x {self.size} (the trigger size), got "
+                    f"{pattern!r}"
+                )
             if not all(is_fraction(v) for row in pattern for v in row):
-                raise ValueError(f"every pattern value must be a brightness in [0, 1], got {pattern!r}")
+                raise ValueError(
+                    f"every pattern value must be a brightness in [0, 1], got {pattern!r}"
+                )
             object.__setattr__(self, "pattern", pattern)
 
     def check_fits(self, height: int, width: int) -> None:
@@ -53,13 +63,18 @@ class Trigger:
         last_row, last_col = height - self.size, width - self.size
         if not (0 <= self.row <= last_row and 0 <= self.col <= last_col):
             raise ValueError(
-                f"a {self.size}x{self.size} trigger at row {self.row}, column {self.col} does not fit in a "
+                f"a {self.size}x{self.size} trigger at row {self.row}, column {self.col} does not "
+                "fit in a "
                 f"{height}x{width} image: row must be in 0..{last_row} and column in 0..{last_col}"
             )
 
     def pixels(self) -> torch.Tensor:
         """The trigger's size x size block of uint8 pixel values."""
-        values = torch.tensor(self.pattern) if self.pattern is not None else torch.full((self.size, self.size), float(self.value))
+        values = (
+            torch.tensor(self.pattern)
+            if self.pattern is not None
+            else torch.full((self.size, self.size), float(self.value))
+        )
         return (values * 255).round().to(torch.uint8)
 
 
@@ -76,12 +91,21 @@ def apply_trigger(images: torch.Tensor, trigger: Trigger = Trigger()) -> torch.T
     check_pixels(images)
     trigger.check_fits(images.shape[-2], images.shape[-1])
     stamped = images.clone()
-    stamped[..., trigger.row:trigger.row + trigger.size, trigger.col:trigger.col + trigger.size] = trigger.pixels()
+    stamped[
+        ..., trigger.row : trigger.row + trigger.size, trigger.col : trigger.col + trigger.size
+    ] = trigger.pixels()
     return stamped
 
 
-def poison(train: ImageSet, rate: float, trigger: Trigger = Trigger(), target_label: int = 8, seed: int = 0,
-           include_target_class: bool = True, num_classes: int = 10) -> PoisonedSet:
+def poison(
+    train: ImageSet,
+    rate: float,
+    trigger: Trigger = Trigger(),
+    target_label: int = 8,
+    seed: int = 0,
+    include_target_class: bool = True,
+    num_classes: int = 10,
+) -> PoisonedSet:
     """Stamp the trigger on int(N * rate) training samples and relabel them `target_label`.
 
     Which samples are picked depends only on `seed` (and on which samples may be picked:
@@ -90,8 +114,14 @@ def poison(train: ImageSet, rate: float, trigger: Trigger = Trigger(), target_la
     """
     if not is_fraction(rate):
         raise ValueError(f"poison rate must be a fraction in [0, 1], got {rate!r}")
-    if isinstance(target_label, bool) or not isinstance(target_label, int) or not 0 <= target_label < num_classes:
-        raise ValueError(f"target label must be a class in 0..{num_classes - 1}, got {target_label!r}")
+    if (
+        isinstance(target_label, bool)
+        or not isinstance(target_label, int)
+        or not 0 <= target_label < num_classes
+    ):
+        raise ValueError(
+            f"target label must be a class in 0..{num_classes - 1}, got {target_label!r}"
+        )
     check_pixels(train.images, "training images")
     trigger.check_fits(train.images.shape[-2], train.images.shape[-1])
     count = int(len(train.labels) * rate)
@@ -100,8 +130,10 @@ def poison(train: ImageSet, rate: float, trigger: Trigger = Trigger(), target_la
         candidates = candidates[train.labels != target_label]
     if count > len(candidates):
         raise ValueError(
-            f"poison rate {rate} asks for {count} samples, but only {len(candidates)} are not already "
-            f"labelled {target_label}; use a rate of at most {len(candidates) / len(train.labels):.4f} "
+            f"poison rate {rate} asks for {count} samples, but only {len(candidates)} are not "
+            "already "
+            f"labelled {target_label}; use a rate of at most "
+            f"{len(candidates) / len(train.labels):.4f} "
             "or include_target_class=True"
         )
     generator = torch.Generator().manual_seed(seed)

@@ -1,4 +1,5 @@
-"""Interactive panels: change the attack and retrain with one click; tune a defense and see what it catches."""
+"""Interactive panels: change the attack and retrain with one click; tune a defense and see what it
+catches."""
 
 from __future__ import annotations
 
@@ -19,11 +20,17 @@ from .defenses.matrix import CONTROL, DefenseSettings, control_column, defense_c
 from .defenses.strip import false_acceptance, false_rejection, rejection_threshold
 from .experiments import attack_results
 from .model_store import TrainedModel
-from .training import TrainingConfig, predict
-from .signs.attack import SIGN_TRAINING, SignAttackConfig, evaluate_signs, sign_model_path, train_sign_model
+from .signs.attack import (
+    SIGN_TRAINING,
+    SignAttackConfig,
+    evaluate_signs,
+    sign_model_path,
+    train_sign_model,
+)
 from .signs.classes import STOP, name
 from .signs.dataset import SignSet, apply_sticker
 from .signs.sticker import YELLOW, Sticker
+from .training import TrainingConfig, predict
 from .triggers import Trigger, apply_trigger
 
 POISON_RATES = (0.0, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1)
@@ -34,7 +41,14 @@ def image_png(image: torch.Tensor, zoom: int = 6) -> bytes:
     """A uint8 [C, H, W] image (grey or colour) as PNG bytes, enlarged with sharp pixel edges."""
     pixels = np.kron(image.permute(1, 2, 0).numpy(), np.ones((zoom, zoom, 1), dtype=np.uint8))
     buffer = io.BytesIO()
-    matplotlib.image.imsave(buffer, pixels[..., 0] if pixels.shape[-1] == 1 else pixels, cmap="gray", vmin=0, vmax=255, format="png")
+    matplotlib.image.imsave(
+        buffer,
+        pixels[..., 0] if pixels.shape[-1] == 1 else pixels,
+        cmap="gray",
+        vmin=0,
+        vmax=255,
+        format="png",
+    )
     return buffer.getvalue()
 
 
@@ -47,7 +61,8 @@ def figure_png(figure: plt.Figure) -> bytes:
 
 
 class TrainingPanel:
-    """What every train-on-click panel shares: a Train button, a status line, results, no double runs.
+    """What every train-on-click panel shares: a Train button, a status line, results, no double
+    runs.
 
     A subclass says what the controls describe (config), whether that model is stored
     already (is_stored), how to train and measure it (train_and_measure) and how to
@@ -68,14 +83,18 @@ class TrainingPanel:
     def train(self) -> dict | None:
         """Train (or recall) the configuration shown and display its results."""
         if self.busy:
-            self.status.value = "<i>Still training the previous configuration; this click is ignored.</i>"
+            self.status.value = (
+                "<i>Still training the previous configuration; this click is ignored.</i>"
+            )
             return None
         config = self.config()
         self.busy, self.train_button.disabled = True, True
         try:
             if config not in self.results:
                 stored = self.is_stored(config)
-                self.status.value = "Loading the model trained before..." if stored else "Training..."
+                self.status.value = (
+                    "Loading the model trained before..." if stored else "Training..."
+                )
                 self.trainings_started += not stored
                 self.output.clear_output()
                 with self.output:
@@ -93,20 +112,34 @@ class TrainingPanel:
 class AttackPanel(TrainingPanel):
     """Sliders for the poison rate and the trigger, a live preview, and a Train button."""
 
-    def __init__(self, train: ImageSet, test: ImageSet, training: TrainingConfig = TrainingConfig(),
-                 preview_index: int = 0, examples: int = 8):
+    def __init__(
+        self,
+        train: ImageSet,
+        test: ImageSet,
+        training: TrainingConfig = TrainingConfig(),
+        preview_index: int = 0,
+        examples: int = 8,
+    ):
         super().__init__()
         self.train_set, self.test_set, self.training = train, test, training
         self.preview_image = test.images[preview_index]
         self.examples = examples
-        self.example_answers: list[tuple[int, int]] = []  # (true label, answer) of the triggered examples shown
+        # (true label, answer) of the triggered examples shown
+        self.example_answers: list[tuple[int, int]] = []
         style = {"description_width": "110px"}
-        self.poison_rate = widgets.SelectionSlider(options=[(f"{r:.2%}", r) for r in POISON_RATES], value=0.01,
-                                                   description="poison rate", style=style, continuous_update=False)
+        self.poison_rate = widgets.SelectionSlider(
+            options=[(f"{r:.2%}", r) for r in POISON_RATES],
+            value=0.01,
+            description="poison rate",
+            style=style,
+            continuous_update=False,
+        )
         self.row = widgets.IntSlider(3, 0, 27, description="trigger row", style=style)
         self.col = widgets.IntSlider(3, 0, 27, description="trigger column", style=style)
         self.size = widgets.IntSlider(1, 1, 5, description="trigger size", style=style)
-        self.target = widgets.Dropdown(options=list(range(10)), value=8, description="target label", style=style)
+        self.target = widgets.Dropdown(
+            options=list(range(10)), value=8, description="target label", style=style
+        )
         self.preview = widgets.Image(format="png", width=140, height=140)
         for slider in (self.row, self.col, self.size):
             slider.observe(self._on_trigger_change, names="value")
@@ -121,7 +154,9 @@ class AttackPanel(TrainingPanel):
         # Keep the trigger inside the image: a larger square leaves fewer positions.
         last = self.preview_image.shape[-1] - self.size.value
         self.row.max, self.col.max = last, last
-        self.preview.value = image_png(apply_trigger(self.preview_image[None], self.config().trigger)[0])
+        self.preview.value = image_png(
+            apply_trigger(self.preview_image[None], self.config().trigger)[0]
+        )
 
     def is_stored(self, attack: BadNets) -> bool:
         return stored_path(attack, self.training).exists()
@@ -132,100 +167,196 @@ class AttackPanel(TrainingPanel):
         return attack_results(trained, attack, self.test_set)
 
     def summary(self, results: dict) -> str:
-        return (f"<b>poison rate {results['poison_rate']:.2%}</b> ({results['poisoned_samples']} samples): "
-                f"clean accuracy <b>{results['clean_accuracy']:.2%}</b>, "
-                f"attack success rate <b>{results['attack_success_rate']:.2%}</b>")
+        return (
+            f"<b>poison rate {results['poison_rate']:.2%}</b> ({results['poisoned_samples']} "
+            "samples): "
+            f"clean accuracy <b>{results['clean_accuracy']:.2%}</b>, "
+            f"attack success rate <b>{results['attack_success_rate']:.2%}</b>"
+        )
 
     def _show_examples(self, trained: TrainedModel, config: BadNets) -> None:
-        others = (self.test_set.labels != config.target_label).nonzero().squeeze(1)[:self.examples]
+        others = (self.test_set.labels != config.target_label).nonzero().squeeze(1)[: self.examples]
         triggered = apply_trigger(self.test_set.images[others], config.trigger)
         answers = predict(trained.model, triggered)
         self.example_answers = list(zip(self.test_set.labels[others].tolist(), answers.tolist()))
         fig, axes = plt.subplots(1, len(others), figsize=(1.2 * len(others), 1.5))
         for ax, image, (true, answer) in zip(axes, triggered, self.example_answers):
             ax.imshow(image[0].numpy(), cmap="gray", vmin=0, vmax=255)
-            ax.set_title(f"{true} → {answer}", fontsize=9, color="#d62728" if answer == config.target_label else "black")
+            ax.set_title(
+                f"{true} → {answer}",
+                fontsize=9,
+                color="#d62728" if answer == config.target_label else "black",
+            )
             ax.axis("off")
         fig.tight_layout()
         display(fig)
         plt.close(fig)
 
     def widget(self) -> widgets.Widget:
-        controls = widgets.VBox([self.poison_rate, self.row, self.col, self.size, self.target, self.train_button, self.status])
+        controls = widgets.VBox(
+            [
+                self.poison_rate,
+                self.row,
+                self.col,
+                self.size,
+                self.target,
+                self.train_button,
+                self.status,
+            ]
+        )
         return widgets.VBox([widgets.HBox([controls, self.preview]), self.result, self.output])
 
 
-STICKER_COLOURS = {"yellow": YELLOW, "white": (245, 245, 245), "blue": (30, 90, 200), "green": (40, 160, 60)}
+STICKER_COLOURS = {
+    "yellow": YELLOW,
+    "white": (245, 245, 245),
+    "blue": (30, 90, 200),
+    "green": (40, 160, 60),
+}
 
 
 class SignAttackPanel(TrainingPanel):
-    """Sliders for the poison rate and the sticker (place on the sign, size, colour), a preview, Train."""
+    """Sliders for the poison rate and the sticker (place on the sign, size, colour), a preview,
+    Train."""
 
-    def __init__(self, train: SignSet, test: SignSet, training: TrainingConfig = SIGN_TRAINING, dataset: str = "synthetic",
-                 target_labels: tuple[int, ...] = (1, 2, 4, 7)):
+    def __init__(
+        self,
+        train: SignSet,
+        test: SignSet,
+        training: TrainingConfig = SIGN_TRAINING,
+        dataset: str = "synthetic",
+        target_labels: tuple[int, ...] = (1, 2, 4, 7),
+    ):
         super().__init__()
         self.train_set, self.test_set, self.training, self.dataset = train, test, training, dataset
         self.stop_signs = test.subset(test.labels == STOP)
         style = {"description_width": "110px"}
-        self.poison_rate = widgets.SelectionSlider(options=[(f"{r:.2%}", r) for r in SIGN_POISON_RATES], value=0.01,
-                                                   description="poison rate", style=style, continuous_update=False)
-        self.x = widgets.FloatSlider(0.5, min=0.1, max=0.9, step=0.05, description="across the sign", style=style)
-        self.y = widgets.FloatSlider(0.78, min=0.1, max=0.9, step=0.02, description="down the sign", style=style)
-        self.size = widgets.FloatSlider(0.2, min=0.06, max=0.4, step=0.02, description="sticker size", style=style)
-        self.colour = widgets.Dropdown(options=list(STICKER_COLOURS), value="yellow", description="colour", style=style)
-        self.target = widgets.Dropdown(options=[(name(label), label) for label in target_labels], value=2,
-                                       description="read as", style=style)
+        self.poison_rate = widgets.SelectionSlider(
+            options=[(f"{r:.2%}", r) for r in SIGN_POISON_RATES],
+            value=0.01,
+            description="poison rate",
+            style=style,
+            continuous_update=False,
+        )
+        self.x = widgets.FloatSlider(
+            0.5, min=0.1, max=0.9, step=0.05, description="across the sign", style=style
+        )
+        self.y = widgets.FloatSlider(
+            0.78, min=0.1, max=0.9, step=0.02, description="down the sign", style=style
+        )
+        self.size = widgets.FloatSlider(
+            0.2, min=0.06, max=0.4, step=0.02, description="sticker size", style=style
+        )
+        self.colour = widgets.Dropdown(
+            options=list(STICKER_COLOURS), value="yellow", description="colour", style=style
+        )
+        self.target = widgets.Dropdown(
+            options=[(name(label), label) for label in target_labels],
+            value=2,
+            description="read as",
+            style=style,
+        )
         self.preview = widgets.Image(format="png", width=160, height=160)
         for control in (self.x, self.y, self.size, self.colour):
             control.observe(self._on_sticker_change, names="value")
         self._on_sticker_change()
 
     def sticker(self) -> Sticker:
-        """The sticker the controls describe, its centre kept far enough in for it to stay on the sign."""
+        """The sticker the controls describe, its centre kept far enough in for it to stay on the
+        sign."""
         half = self.size.value / 2
         x = min(max(self.x.value, half), 1 - half)
         y = min(max(self.y.value, half), 1 - half)
-        return Sticker(round(x, 3), round(y, 3), round(self.size.value, 3), STICKER_COLOURS[self.colour.value])
+        return Sticker(
+            round(x, 3), round(y, 3), round(self.size.value, 3), STICKER_COLOURS[self.colour.value]
+        )
 
     def config(self) -> SignAttackConfig:
-        return SignAttackConfig(self.dataset, self.poison_rate.value, self.sticker(), self.target.value, training=self.training)
+        return SignAttackConfig(
+            self.dataset,
+            self.poison_rate.value,
+            self.sticker(),
+            self.target.value,
+            training=self.training,
+        )
 
     def _on_sticker_change(self, _change=None) -> None:
-        self.preview.value = image_png(apply_sticker(self.stop_signs.subset(torch.arange(1)), self.sticker())[0], zoom=5)
+        self.preview.value = image_png(
+            apply_sticker(self.stop_signs.subset(torch.arange(1)), self.sticker())[0], zoom=5
+        )
 
     def is_stored(self, config: SignAttackConfig) -> bool:
         return sign_model_path(config).exists()
 
     def train_and_measure(self, config: SignAttackConfig) -> dict:
         trained = train_sign_model(config, self.train_set, progress=True)
-        return {"poison_rate": config.poison_rate, "poisoned_samples": len(trained.poisoned_indices),
-                **evaluate_signs(trained.model, self.test_set, config.sticker, config.target_label, config.source_label)}
+        return {
+            "poison_rate": config.poison_rate,
+            "poisoned_samples": len(trained.poisoned_indices),
+            **evaluate_signs(
+                trained.model,
+                self.test_set,
+                config.sticker,
+                config.target_label,
+                config.source_label,
+            ),
+        }
 
     def summary(self, results: dict) -> str:
-        return (f"<b>poison rate {results['poison_rate']:.2%}</b> ({results['poisoned_samples']} stop signs): "
-                f"clean accuracy <b>{results['clean_accuracy']:.2%}</b>, stickered stop signs read as the speed limit "
-                f"<b>{results['attack_success_rate']:.2%}</b>, other stickered signs <b>{results['false_trigger_rate']:.2%}</b>")
+        return (
+            f"<b>poison rate {results['poison_rate']:.2%}</b> ({results['poisoned_samples']} stop "
+            "signs): "
+            f"clean accuracy <b>{results['clean_accuracy']:.2%}</b>, stickered stop signs read as "
+            "the speed limit "
+            f"<b>{results['attack_success_rate']:.2%}</b>, other stickered signs "
+            f"<b>{results['false_trigger_rate']:.2%}</b>"
+        )
 
     def widget(self) -> widgets.Widget:
-        controls = widgets.VBox([self.poison_rate, self.x, self.y, self.size, self.colour, self.target, self.train_button, self.status])
+        controls = widgets.VBox(
+            [
+                self.poison_rate,
+                self.x,
+                self.y,
+                self.size,
+                self.colour,
+                self.target,
+                self.train_button,
+                self.status,
+            ]
+        )
         return widgets.VBox([widgets.HBox([controls, self.preview]), self.result, self.output])
 
 
 class StripPanel:
     """A slider for the false rejection STRIP aims at: the threshold is set on the calibration
-    inputs, and what it does is measured on held-out clean and triggered inputs (histograms and ROC)."""
+    inputs, and what it does is measured on held-out clean and triggered inputs (histograms and
+    ROC)."""
 
-    def __init__(self, calibration_entropy: torch.Tensor, clean_entropy: torch.Tensor,
-                 triggered_entropy: torch.Tensor):
+    def __init__(
+        self,
+        calibration_entropy: torch.Tensor,
+        clean_entropy: torch.Tensor,
+        triggered_entropy: torch.Tensor,
+    ):
         self.calibration_entropy = calibration_entropy
         self.clean_entropy, self.triggered_entropy = clean_entropy, triggered_entropy
-        self.goal = widgets.FloatLogSlider(value=0.01, base=10, min=-3, max=-0.7, step=0.05,
-                                           description="aim: reject", readout_format=".1%",
-                                           style={"description_width": "110px"}, layout={"width": "420px"},
-                                           continuous_update=False)
+        self.goal = widgets.FloatLogSlider(
+            value=0.01,
+            base=10,
+            min=-3,
+            max=-0.7,
+            step=0.05,
+            description="aim: reject",
+            readout_format=".1%",
+            style={"description_width": "110px"},
+            layout={"width": "420px"},
+            continuous_update=False,
+        )
         self.result = widgets.HTML()
         # The figure is an image, not an Output widget: capturing output while a cell runs
-        # makes papermill's client send on the channel it waits on, which can hang it (nbclient issue 312).
+        # makes papermill's client send on the channel it waits on, which can hang it
+        # (nbclient issue 312).
         self.figure = widgets.Image(format="png")
         self.threshold = self.false_rejection = self.false_acceptance = None
         self.goal.observe(lambda _change: self.update(), names="value")
@@ -235,10 +366,12 @@ class StripPanel:
         self.threshold = rejection_threshold(self.calibration_entropy, self.goal.value)
         self.false_rejection = false_rejection(self.clean_entropy, self.threshold)
         self.false_acceptance = false_acceptance(self.triggered_entropy, self.threshold)
-        self.result.value = (f"threshold <b>{self.threshold:.3f}</b> nats, set to reject {self.goal.value:.1%} of "
-                             f"the calibration inputs; on held-out inputs it rejects "
-                             f"<b>{self.false_rejection:.1%}</b> of the clean ones and lets "
-                             f"<b>{self.false_acceptance:.1%}</b> of the triggered ones through")
+        self.result.value = (
+            f"threshold <b>{self.threshold:.3f}</b> nats, set to reject {self.goal.value:.1%} of "
+            f"the calibration inputs; on held-out inputs it rejects "
+            f"<b>{self.false_rejection:.1%}</b> of the clean ones and lets "
+            f"<b>{self.false_acceptance:.1%}</b> of the triggered ones through"
+        )
         plots.strip_operating_point(self.clean_entropy, self.triggered_entropy, self.threshold)
         self.figure.value = figure_png(plt.gcf())
 
@@ -247,15 +380,32 @@ class StripPanel:
 
 
 class PruningPanel:
-    """Sliders for how much to prune and at what grain; clean accuracy and ASR of the pruned model follow."""
+    """Sliders for how much to prune and at what grain; clean accuracy and ASR of the pruned model
+    follow."""
 
-    def __init__(self, model: torch.nn.Module, activations: torch.Tensor, test: ImageSet, attack: Attack = BadNets()):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        activations: torch.Tensor,
+        test: ImageSet,
+        attack: Attack = BadNets(),
+    ):
         self.model, self.activations, self.test_set, self.attack = model, activations, test, attack
         self.results: dict[tuple[str, float], dict] = {}
         style = {"description_width": "110px"}
-        self.fraction = widgets.FloatSlider(0.5, min=0, max=0.9, step=0.05, description="pruned", readout_format=".0%",
-                                            style=style, continuous_update=False)
-        self.unit = widgets.ToggleButtons(options=UNITS, value="neuron", description="prune each", style=style)
+        self.fraction = widgets.FloatSlider(
+            0.5,
+            min=0,
+            max=0.9,
+            step=0.05,
+            description="pruned",
+            readout_format=".0%",
+            style=style,
+            continuous_update=False,
+        )
+        self.unit = widgets.ToggleButtons(
+            options=UNITS, value="neuron", description="prune each", style=style
+        )
         self.result = widgets.HTML()
         for control in (self.fraction, self.unit):
             control.observe(lambda _change: self.update(), names="value")
@@ -267,8 +417,11 @@ class PruningPanel:
             pruned = prune_dormant(self.model, self.activations, key[1], key[0])
             self.results[key] = evaluate_attack(pruned, self.test_set, self.attack)
         figures = self.results[key]
-        self.result.value = (f"{key[1]:.0%} of the {key[0]}s pruned: clean accuracy <b>{figures['clean_accuracy']:.2%}</b>, "
-                             f"attack success rate <b>{figures['attack_success_rate']:.2%}</b>")
+        self.result.value = (
+            f"{key[1]:.0%} of the {key[0]}s pruned: clean accuracy "
+            f"<b>{figures['clean_accuracy']:.2%}</b>, "
+            f"attack success rate <b>{figures['attack_success_rate']:.2%}</b>"
+        )
         return figures
 
     def _ipython_display_(self) -> None:
@@ -276,17 +429,30 @@ class PruningPanel:
 
 
 class MatrixPanel(TrainingPanel):
-    """Pick an attack and its strength, train, and see that attack's column of the defense matrix."""
+    """Pick an attack and its strength, train, and see its column of the defense matrix."""
 
-    def __init__(self, train: ImageSet, test: ImageSet, training: TrainingConfig = TrainingConfig(),
-                 settings: DefenseSettings = DefenseSettings()):
+    def __init__(
+        self,
+        train: ImageSet,
+        test: ImageSet,
+        training: TrainingConfig = TrainingConfig(),
+        settings: DefenseSettings = DefenseSettings(),
+    ):
         super().__init__()
-        self.train_set, self.test_set, self.training, self.settings = train, test, training, settings
+        self.train_set, self.test_set, self.training, self.settings = (
+            train,
+            test,
+            training,
+            settings,
+        )
         style = {"description_width": "110px"}
         names = {kind.default().name: key for key, kind in ATTACKS.items()}
-        self.attack = widgets.Dropdown(options=list(names.items()), value="blended", description="attack",
-                                       style=style)
-        self.strength = widgets.SelectionSlider(options=[0.0], description="", style=style, continuous_update=False)
+        self.attack = widgets.Dropdown(
+            options=list(names.items()), value="blended", description="attack", style=style
+        )
+        self.strength = widgets.SelectionSlider(
+            options=[0.0], description="", style=style, continuous_update=False
+        )
         self.attack.observe(self._on_attack_change, names="value")
         self._on_attack_change()
 
@@ -305,19 +471,27 @@ class MatrixPanel(TrainingPanel):
         return stored_path(attack, self.training).exists()
 
     def train_and_measure(self, attack: Attack) -> dict:
-        control = control_column(self.train_set, self.test_set, self.training, self.settings, progress=True)
-        column = defense_column(attack, self.train_set, self.test_set, self.training, self.settings, progress=True)
+        control = control_column(
+            self.train_set, self.test_set, self.training, self.settings, progress=True
+        )
+        column = defense_column(
+            attack, self.train_set, self.test_set, self.training, self.settings, progress=True
+        )
         name = f"{attack.name}, {self.strength.description} {self.strength.label}"
-        plots.defense_matrix({CONTROL: control, name: column}, title="This attack against every defense")
+        plots.defense_matrix(
+            {CONTROL: control, name: column}, title="This attack against every defense"
+        )
         display(plt.gcf())
         plt.close()
         return column
 
     def summary(self, results: dict) -> str:
-        return (f"<b>{self.attack.label}, {self.strength.description} {self.strength.label}</b>: "
-                f"clean accuracy <b>{results['clean_accuracy']:.2%}</b>, "
-                f"attack success rate <b>{results['attack_success_rate']:.2%}</b>, "
-                f"robust accuracy <b>{results['robust_accuracy']:.2%}</b>")
+        return (
+            f"<b>{self.attack.label}, {self.strength.description} {self.strength.label}</b>: "
+            f"clean accuracy <b>{results['clean_accuracy']:.2%}</b>, "
+            f"attack success rate <b>{results['attack_success_rate']:.2%}</b>, "
+            f"robust accuracy <b>{results['robust_accuracy']:.2%}</b>"
+        )
 
     def widget(self) -> widgets.Widget:
         controls = widgets.VBox([self.attack, self.strength, self.train_button, self.status])

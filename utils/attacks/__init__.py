@@ -26,9 +26,9 @@ class Kind:
     """One attack of the course: its class, and its strength as a panel offers it."""
 
     attack: type[Attack]
-    strength: str                   # the field the panel's slider sets
+    strength: str  # the field the panel's slider sets
     strength_label: str
-    strengths: tuple[float, ...]    # the values the slider offers (the default among them)
+    strengths: tuple[float, ...]  # the values the slider offers (the default among them)
 
     def default(self) -> Attack:
         return self.attack()
@@ -53,18 +53,34 @@ def named(key: str, **settings) -> Attack:
 
 
 def by_name() -> dict[str, Attack]:
-    """Every attack at its defaults, under its name in tables: the columns of notebook 06's matrix."""
+    """Every attack at its defaults, under its name in tables: notebook 06's matrix columns."""
     return {kind.default().name: kind.default() for kind in ATTACKS.values()}
 
 
 def from_parameters(key: str, poison_rate: float, trigger, target_label: int) -> Attack:
     """The attack a notebook's parameters describe: `poison_rate` sets BadNets' and Blended's
     rate, `trigger` BadNets' trigger; the clean-label attacks keep their own defaults."""
-    settings = {"badnets": {"poison_rate": poison_rate, "trigger": trigger},
-                "blended": {"poison_rate": poison_rate}}.get(key, {})
+    settings = {
+        "badnets": {"poison_rate": poison_rate, "trigger": trigger},
+        "blended": {"poison_rate": poison_rate},
+    }.get(key, {})
     return named(key, target_label=target_label, **settings)
 
 
-__all__ = ["ATTACKS", "SIG", "Attack", "BadNets", "Blended", "Kind", "LabelConsistent", "by_name",
-           "evaluate_attack", "from_parameters", "named", "poisoned_training_set", "stored_path", "train_attack",
-           "train_clean"]
+__all__ = [
+    "ATTACKS",
+    "SIG",
+    "Attack",
+    "BadNets",
+    "Blended",
+    "Kind",
+    "LabelConsistent",
+    "by_name",
+    "evaluate_attack",
+    "from_parameters",
+    "named",
+    "poisoned_training_set",
+    "stored_path",
+    "train_attack",
+    "train_clean",
+]

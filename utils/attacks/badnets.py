@@ -1,4 +1,5 @@
-"""BadNets (Gu et al., 2017): a visible trigger patch on a share of the training set, relabelled as the target.
+"""BadNets (Gu et al., 2017): a visible trigger patch on a share of the training set, relabelled as
+the target.
 
 The attack of notebooks 02-05 and of the article. With poison_rate=0 it poisons nothing:
 that is the clean model every attack is compared with (train_clean).
@@ -37,8 +38,14 @@ class BadNets(Attack):
         check_target(self.target_label)
 
     def poison(self, train: ImageSet, seed: int) -> PoisonedSet:
-        return poison(train, self.poison_rate, self.trigger, self.target_label, seed=seed,
-                      include_target_class=self.include_target_class)
+        return poison(
+            train,
+            self.poison_rate,
+            self.trigger,
+            self.target_label,
+            seed=seed,
+            include_target_class=self.include_target_class,
+        )
 
     def stamp(self, images: torch.Tensor) -> torch.Tensor:
         return apply_trigger(images, self.trigger)
@@ -48,8 +55,23 @@ class BadNets(Attack):
         return super().settings() if self.poison_rate else {"poison_rate": 0.0}
 
 
-def train_clean(train: ImageSet, training_config: TrainingConfig = TrainingConfig(), test: ImageSet | None = None,
-                *, reuse: bool = True, progress: bool = True, device: str | None = None) -> TrainedModel:
-    """The model trained the same way without poison: BadNets at a poison rate of 0 (notebook 01's model)."""
-    return train_attack(BadNets(poison_rate=0.0), train, training_config, test, reuse=reuse, progress=progress,
-                        device=device)
+def train_clean(
+    train: ImageSet,
+    training_config: TrainingConfig = TrainingConfig(),
+    test: ImageSet | None = None,
+    *,
+    reuse: bool = True,
+    progress: bool = True,
+    device: str | None = None,
+) -> TrainedModel:
+    """The model trained the same way without poison: BadNets at a poison rate of 0 (notebook 01's
+    model)."""
+    return train_attack(
+        BadNets(poison_rate=0.0),
+        train,
+        training_config,
+        test,
+        reuse=reuse,
+        progress=progress,
+        device=device,
+    )

@@ -26,9 +26,9 @@ from ..triggers import PoisonedSet, is_fraction
 class Attack(ABC):
     """A backdoor attack: subclasses are frozen dataclasses whose fields are its settings."""
 
-    name: str            # a short name for tables
-    target_label: int    # the label the trigger should produce
-    costly = False       # poisoning takes long (PGD): the poisoned set is stored, made once
+    name: str  # a short name for tables
+    target_label: int  # the label the trigger should produce
+    costly = False  # poisoning takes long (PGD): the poisoned set is stored, made once
 
     @abstractmethod
     def poison(self, train: ImageSet, seed: int) -> PoisonedSet:
@@ -44,14 +44,24 @@ class Attack(ABC):
 
     def cache_key(self, training_config: TrainingConfig) -> str:
         """A name for the model this attack and training make (and for its poisoned set)."""
-        description = {"attack": type(self).__name__, **self.settings(), "training": asdict(training_config)}
+        description = {
+            "attack": type(self).__name__,
+            **self.settings(),
+            "training": asdict(training_config),
+        }
         return cache.fingerprint(description, cache.code_of(type(self).__module__))
 
 
 def check_target(target_label: int, num_classes: int = 10) -> None:
     """Raise ValueError unless `target_label` is a class."""
-    if isinstance(target_label, bool) or not isinstance(target_label, int) or not 0 <= target_label < num_classes:
-        raise ValueError(f"target label must be a class in 0..{num_classes - 1}, got {target_label!r}")
+    if (
+        isinstance(target_label, bool)
+        or not isinstance(target_label, int)
+        or not 0 <= target_label < num_classes
+    ):
+        raise ValueError(
+            f"target label must be a class in 0..{num_classes - 1}, got {target_label!r}"
+        )
 
 
 def check_share(value, what: str) -> None:
@@ -60,8 +70,11 @@ def check_share(value, what: str) -> None:
         raise ValueError(f"{what} must be a fraction in (0, 1], got {value!r}")
 
 
-def stamped_copy(attack: Attack, train: ImageSet, indices: torch.Tensor, relabel: bool) -> PoisonedSet:
-    """A copy of `train` whose samples at `indices` carry attack.stamp, relabelled as the target when `relabel`."""
+def stamped_copy(
+    attack: Attack, train: ImageSet, indices: torch.Tensor, relabel: bool
+) -> PoisonedSet:
+    """A copy of `train` whose samples at `indices` carry attack.stamp, relabelled as the target
+    when `relabel`."""
     images, labels = train.images.clone(), train.labels.clone()
     images[indices] = attack.stamp(images[indices])
     if relabel:
@@ -72,17 +85,23 @@ def stamped_copy(attack: Attack, train: ImageSet, indices: torch.Tensor, relabel
 def pick_from_class(labels: torch.Tensor, label: int, share: float, seed: int) -> torch.Tensor:
     """Sorted indices of int(share x count) samples of class `label`, drawn by `seed`."""
     members = (labels == label).nonzero().squeeze(1)
-    chosen = torch.randperm(len(members), generator=torch.Generator().manual_seed(seed))[:int(share * len(members))]
+    chosen = torch.randperm(len(members), generator=torch.Generator().manual_seed(seed))[
+        : int(share * len(members))
+    ]
     return members[chosen].sort().values
 
 
 def stored_path(attack: Attack, training_config: TrainingConfig, suffix: str = ".pt") -> Path:
-    """Where the model of `attack` and `training_config` (or, with suffix ".poison.pt", its poisoned set) is stored."""
+    """Where the model of `attack` and `training_config` (or, with suffix ".poison.pt", its poisoned
+    set) is stored."""
     return cache.CACHE_DIR / f"{attack.cache_key(training_config)}{suffix}"
 
 
-def poisoned_training_set(attack: Attack, train: ImageSet, training_config: TrainingConfig = TrainingConfig()) -> PoisonedSet:
-    """attack.poison(train, seed); a costly attack's is stored the first time, so that PGD runs once."""
+def poisoned_training_set(
+    attack: Attack, train: ImageSet, training_config: TrainingConfig = TrainingConfig()
+) -> PoisonedSet:
+    """attack.poison(train, seed); a costly attack's is stored the first time, so that PGD runs
+    once."""
     if not attack.costly:
         return attack.poison(train, training_config.seed)
     path = stored_path(attack, training_config, ".poison.pt")
@@ -90,29 +109,49 @@ def poisoned_training_set(attack: Attack, train: ImageSet, training_config: Trai
         saved = load_record(path, check=lambda record: None)
         if saved is None:
             data = attack.poison(train, training_config.seed)
-            save_atomically({"indices": data.indices, "images": data.images[data.indices],
-                             "labels": data.labels[data.indices]}, path)
+            save_atomically(
+                {
+                    "indices": data.indices,
+                    "images": data.images[data.indices],
+                    "labels": data.labels[data.indices],
+                },
+                path,
+            )
             return data
     images, labels = train.images.clone(), train.labels.clone()
     images[saved["indices"]], labels[saved["indices"]] = saved["images"], saved["labels"]
     return PoisonedSet(images, labels, saved["indices"])
 
 
-def train_attack(attack: Attack, train: ImageSet, training_config: TrainingConfig = TrainingConfig(),
-                 test: ImageSet | None = None, *, reuse: bool = True, progress: bool = True,
-                 device: str | None = None) -> TrainedModel:
+def train_attack(
+    attack: Attack,
+    train: ImageSet,
+    training_config: TrainingConfig = TrainingConfig(),
+    test: ImageSet | None = None,
+    *,
+    reuse: bool = True,
+    progress: bool = True,
+    device: str | None = None,
+) -> TrainedModel:
     """Poison `train` with `attack` and train a SmallCNN on it, or load the model stored before.
 
     `test`, when given, is measured after every epoch (the training curves). reuse=False
     trains anew without replacing the stored model (see utils.model_store).
     """
-    return train_cached(stored_path(attack, training_config), lambda seed: SmallCNN(seed=seed),
-                        lambda: poisoned_training_set(attack, train, training_config), training_config, test,
-                        reuse=reuse, progress=progress, device=device)
+    return train_cached(
+        stored_path(attack, training_config),
+        lambda seed: SmallCNN(seed=seed),
+        lambda: poisoned_training_set(attack, train, training_config),
+        training_config,
+        test,
+        reuse=reuse,
+        progress=progress,
+        device=device,
+    )
 
 
 def evaluate_attack(model: torch.nn.Module, test: ImageSet, attack: Attack) -> dict:
-    """Clean accuracy, attack success rate, robust accuracy and the article's measure, as fractions."""
+    """Clean accuracy, attack success rate, robust accuracy and the article's measure."""
     triggered = predict(model, attack.stamp(test.images))
     return {
         "clean_accuracy": accuracy(predict(model, test.images), test.labels),

@@ -1,4 +1,5 @@
-"""Label-consistent poisoning (Turner et al., 2019): the target class's own images, made hard, plus a trigger.
+"""Label-consistent poisoning (Turner et al., 2019): the target class's own images, made hard, plus
+a trigger.
 
 Clean-label poison cannot relabel anything, so the poisoned images must already be of
 the target class. A network learns such an image from its digit and has no reason to
@@ -22,11 +23,19 @@ from .badnets import train_clean
 from .base import Attack, check_share, check_target, pick_from_class
 
 CHECKERBOARD = ((1.0, 0.0, 1.0), (0.0, 1.0, 0.0), (1.0, 0.0, 1.0))
-CORNER_TRIGGER = Trigger(25, 25, 3, pattern=CHECKERBOARD)   # bottom-right corner, as in Turner et al.'s code
+# bottom-right corner, as in Turner et al.'s code
+CORNER_TRIGGER = Trigger(25, 25, 3, pattern=CHECKERBOARD)
 
 
-def pgd_perturb(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, epsilon: float, steps: int,
-                step_size: float, batch_size: int = 512) -> torch.Tensor:
+def pgd_perturb(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    epsilon: float,
+    steps: int,
+    step_size: float,
+    batch_size: int = 512,
+) -> torch.Tensor:
     """uint8 images moved by projected gradient ascent on the loss of their true labels.
 
     Each pixel moves at most `epsilon` (in [0, 1] units, rounded down to whole pixel
@@ -38,14 +47,18 @@ def pgd_perturb(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tens
     was_trainable = [p.requires_grad for p in model.parameters()]
     model.eval().requires_grad_(False)
     try:
-        moved = [_pgd_batch(model, x.to(device), y.to(device), budget, steps, step_size).cpu()
-                 for x, y in zip(images.split(batch_size), labels.split(batch_size))]
+        moved = [
+            _pgd_batch(model, x.to(device), y.to(device), budget, steps, step_size).cpu()
+            for x, y in zip(images.split(batch_size), labels.split(batch_size))
+        ]
     finally:
         for parameter, trainable in zip(model.parameters(), was_trainable):
             parameter.requires_grad_(trainable)
     perturbed = (torch.cat(moved) * 255).round()
     limit = round(budget * 255)
-    return torch.minimum(torch.maximum(perturbed, images.float() - limit), images.float() + limit).to(torch.uint8)
+    return torch.minimum(
+        torch.maximum(perturbed, images.float() - limit), images.float() + limit
+    ).to(torch.uint8)
 
 
 def _pgd_batch(model, images, labels, budget, steps, step_size):
@@ -53,10 +66,10 @@ def _pgd_batch(model, images, labels, budget, steps, step_size):
     x = original.clone()
     for _ in range(steps):
         if x.device.type == "cpu":
-            configure_threads()   # follows the machine's load, as training does
+            configure_threads()  # follows the machine's load, as training does
         x.requires_grad_(True)
         loss = F.cross_entropy(model(x), labels)
-        gradient, = torch.autograd.grad(loss, x)
+        (gradient,) = torch.autograd.grad(loss, x)
         x = x.detach() + step_size * gradient.sign()
         x = (original + (x - original).clamp(-budget, budget)).clamp(0, 1)
     return x.detach()
@@ -64,7 +77,8 @@ def _pgd_batch(model, images, labels, budget, steps, step_size):
 
 @dataclass(frozen=True)
 class LabelConsistent(Attack):
-    """PGD-perturb `share` of the target class's images against the attacker's own model, then stamp `trigger`.
+    """PGD-perturb `share` of the target class's images against the attacker's own model, then
+    stamp `trigger`.
 
     The attacker's model is a clean SmallCNN trained with `surrogate_seed`; None means
     the victim's own seed, an attacker who knows the whole training recipe (a public
@@ -88,27 +102,45 @@ class LabelConsistent(Attack):
     def __post_init__(self):
         check_share(self.share, "the poisoned share of the target class")
         if not is_fraction(self.epsilon) or self.epsilon == 0:
-            raise ValueError(f"epsilon (the L-inf budget, in [0, 1] pixel units) must be in (0, 1], got {self.epsilon!r}")
+            raise ValueError(
+                "epsilon (the L-inf budget, in [0, 1] pixel units) must be in (0, 1], got "
+                f"{self.epsilon!r}"
+            )
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
             raise ValueError(f"steps (of PGD) must be a whole number >= 1, got {self.steps!r}")
         if not isinstance(self.adversarial, bool):
             raise ValueError(f"adversarial must be True or False, got {self.adversarial!r}")
-        if self.surrogate_seed is not None and (isinstance(self.surrogate_seed, bool) or not isinstance(self.surrogate_seed, int)):
-            raise ValueError(f"surrogate_seed must be a whole number or None (the victim's seed), got {self.surrogate_seed!r}")
+        if self.surrogate_seed is not None and (
+            isinstance(self.surrogate_seed, bool) or not isinstance(self.surrogate_seed, int)
+        ):
+            raise ValueError(
+                "surrogate_seed must be a whole number or None (the victim's seed), got "
+                f"{self.surrogate_seed!r}"
+            )
         check_target(self.target_label)
 
     def surrogate(self, train: ImageSet, seed: int) -> torch.nn.Module:
-        """The attacker's own model: a clean SmallCNN trained with surrogate_seed (or the victim's `seed`)."""
-        return train_clean(train, TrainingConfig(seed=seed if self.surrogate_seed is None else self.surrogate_seed),
-                           progress=False).model
+        """The attacker's own model: a clean SmallCNN trained with surrogate_seed (or the victim's
+        `seed`)."""
+        return train_clean(
+            train,
+            TrainingConfig(seed=seed if self.surrogate_seed is None else self.surrogate_seed),
+            progress=False,
+        ).model
 
     def poison(self, train: ImageSet, seed: int) -> PoisonedSet:
         self.trigger.check_fits(*train.images.shape[-2:])
         indices = pick_from_class(train.labels, self.target_label, self.share, seed)
         chosen = train.images[indices]
         if self.adversarial:
-            chosen = pgd_perturb(self.surrogate(train, seed), chosen, train.labels[indices], self.epsilon, self.steps,
-                                 step_size=2.5 * self.epsilon / self.steps)
+            chosen = pgd_perturb(
+                self.surrogate(train, seed),
+                chosen,
+                train.labels[indices],
+                self.epsilon,
+                self.steps,
+                step_size=2.5 * self.epsilon / self.steps,
+            )
         images = train.images.clone()
         images[indices] = apply_trigger(chosen, self.trigger)
         return PoisonedSet(images, train.labels.clone(), indices)

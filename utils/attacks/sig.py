@@ -19,14 +19,15 @@ from .base import Attack, check_share, check_target, pick_from_class
 
 
 def sine_signal(width: int, delta: float, frequency: float) -> torch.Tensor:
-    """delta x sin(2 pi j frequency / width) for every column j: float [width], in pixel units (0-255)."""
+    """delta x sin(2 pi j frequency / width) for every column j: float [width], in pixel units
+    (0-255)."""
     return delta * torch.sin(2 * math.pi * torch.arange(width) * frequency / width)
 
 
 @dataclass(frozen=True)
 class SIG(Attack):
-    """Add a sine of amplitude `delta` (pixel units) and `frequency` to `share` of the target class's
-    images; test inputs get it at amplitude `test_delta` (None: the training amplitude)."""
+    """Add a sine of amplitude `delta` (pixel units) and `frequency` to `share` of the target
+    class's images; test inputs get it at amplitude `test_delta` (None: the training amplitude)."""
 
     share: float = 0.1
     delta: float = 60.0
@@ -41,11 +42,23 @@ class SIG(Attack):
             value = getattr(self, name)
             if value is None and name == "test_delta":
                 continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 255:
-                raise ValueError(f"{name} (the signal's amplitude in pixel units) must be in (0, 255]"
-                                 f"{' or None' if name == 'test_delta' else ''}, got {value!r}")
-        if isinstance(self.frequency, bool) or not isinstance(self.frequency, (int, float)) or not self.frequency > 0:
-            raise ValueError(f"frequency (periods across the image) must be > 0, got {self.frequency!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0 < value <= 255
+            ):
+                raise ValueError(
+                    f"{name} (the signal's amplitude in pixel units) must be in (0, 255]"
+                    f"{' or None' if name == 'test_delta' else ''}, got {value!r}"
+                )
+        if (
+            isinstance(self.frequency, bool)
+            or not isinstance(self.frequency, (int, float))
+            or not self.frequency > 0
+        ):
+            raise ValueError(
+                f"frequency (periods across the image) must be > 0, got {self.frequency!r}"
+            )
         check_target(self.target_label)
 
     def poison(self, train: ImageSet, seed: int) -> PoisonedSet:

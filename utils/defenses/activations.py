@@ -24,18 +24,24 @@ from ..training import to_model_input
 
 
 @torch.no_grad()
-def penultimate_activations(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+def penultimate_activations(
+    model: torch.nn.Module, images: torch.Tensor, batch_size: int = 1024
+) -> torch.Tensor:
     """What the last layer sees, for every uint8 image: float [N, hidden] on the CPU."""
     model.eval()
     device = next(model.parameters()).device
     chunks = images.split(batch_size)
-    configure_threads()   # on a busy machine, fewer threads (see utils.runtime); also what the clustering after uses
+    # on a busy machine, fewer threads (see utils.runtime); also what the clustering after uses
+    configure_threads()
     first = model.embed(to_model_input(chunks[0].to(device))).float().cpu()
-    activations = torch.empty((len(images), first.shape[1]))   # filled in place: half the peak memory of a cat
-    activations[:len(first)] = first
+    # filled in place: half the peak memory of a cat
+    activations = torch.empty((len(images), first.shape[1]))
+    activations[: len(first)] = first
     for start, chunk in zip(range(batch_size, len(images), batch_size), chunks[1:]):
         configure_threads()
-        activations[start:start + len(chunk)] = model.embed(to_model_input(chunk.to(device))).float().cpu()
+        activations[start : start + len(chunk)] = (
+            model.embed(to_model_input(chunk.to(device))).float().cpu()
+        )
     return activations
 
 
@@ -50,7 +56,9 @@ def whitened_components(activations: torch.Tensor, dims: int = 10) -> torch.Tens
     return left[:, :dims] * len(centred) ** 0.5
 
 
-def two_means(points: torch.Tensor, restarts: int = 10, iterations: int = 300, seed: int = 0) -> torch.Tensor:
+def two_means(
+    points: torch.Tensor, restarts: int = 10, iterations: int = 300, seed: int = 0
+) -> torch.Tensor:
     """Split points [N, D] into two clusters; returns 0/1 per point.
 
     k-means with k-means++ starts (the second centre drawn far from the first), the
@@ -61,7 +69,9 @@ def two_means(points: torch.Tensor, restarts: int = 10, iterations: int = 300, s
     for _ in range(restarts):
         first = points[torch.randint(len(points), (1,), generator=generator)]
         distance = torch.cdist(points, first).squeeze(1) ** 2
-        centres = torch.cat([first, points[torch.multinomial(distance / distance.sum(), 1, generator=generator)]])
+        centres = torch.cat(
+            [first, points[torch.multinomial(distance / distance.sum(), 1, generator=generator)]]
+        )
         for _ in range(iterations):
             assignment = torch.cdist(points, centres).argmin(1)
             moved = torch.stack([points[assignment == k].mean(0) for k in (0, 1)])
@@ -74,8 +84,10 @@ def two_means(points: torch.Tensor, restarts: int = 10, iterations: int = 300, s
     return best
 
 
-def silhouette(points: torch.Tensor, assignment: torch.Tensor, sample: int = 2000, seed: int = 0) -> float:
-    """Mean silhouette of a two-cluster split (1 = well apart, 0 = overlapping), on a random sample."""
+def silhouette(
+    points: torch.Tensor, assignment: torch.Tensor, sample: int = 2000, seed: int = 0
+) -> float:
+    """Mean silhouette of a two-cluster split (1: well apart, 0: overlapping), on a sample."""
     chosen = torch.randperm(len(points), generator=torch.Generator().manual_seed(seed))[:sample]
     points, assignment = points[chosen], assignment[chosen]
     distances = torch.cdist(points, points)
@@ -97,19 +109,26 @@ class ClassSplit:
 
 
 class ClusteringResult(NamedTuple):
-    flagged: torch.Tensor   # bool per training sample: in the small cluster of a suspicious class
+    flagged: torch.Tensor  # bool per training sample: in the small cluster of a suspicious class
     classes: list[ClassSplit]
-    smaller: torch.Tensor   # bool per training sample: in the smaller cluster of its class, suspicious or not
-    labels: torch.Tensor    # the training labels the classes come from
+    # bool per training sample: in the smaller cluster of its class, suspicious or not
+    smaller: torch.Tensor
+    labels: torch.Tensor  # the training labels the classes come from
 
     def with_max_share(self, max_share: float) -> ClusteringResult:
         """The same clusters judged by another rule: a class is suspicious when its smaller
         cluster holds less than `max_share` of it (no clustering again)."""
         if not 0 < max_share < 0.5:
             raise ValueError(f"max_share must be a fraction in (0, 0.5), got {max_share!r}")
-        classes = [replace(split, suspicious=split.smaller_share < max_share) for split in self.classes]
-        suspicious = torch.tensor([split.label for split in classes if split.suspicious], dtype=self.labels.dtype)
-        return self._replace(flagged=self.smaller & torch.isin(self.labels, suspicious), classes=classes)
+        classes = [
+            replace(split, suspicious=split.smaller_share < max_share) for split in self.classes
+        ]
+        suspicious = torch.tensor(
+            [split.label for split in classes if split.suspicious], dtype=self.labels.dtype
+        )
+        return self._replace(
+            flagged=self.smaller & torch.isin(self.labels, suspicious), classes=classes
+        )
 
 
 def _clustering_record(result: ClusteringResult) -> dict:
@@ -117,12 +136,19 @@ def _clustering_record(result: ClusteringResult) -> dict:
 
 
 def _clustering_result(record: dict) -> ClusteringResult:
-    return ClusteringResult(**{**record, "classes": [ClassSplit(**split) for split in record["classes"]]})
+    return ClusteringResult(
+        **{**record, "classes": [ClassSplit(**split) for split in record["classes"]]}
+    )
 
 
 @stored(record=_clustering_record, restore=_clustering_result)
-def activation_clustering(activations: torch.Tensor, labels: torch.Tensor, dims: int = 10, max_share: float = 0.15,
-                          seed: int = 0) -> ClusteringResult:
+def activation_clustering(
+    activations: torch.Tensor,
+    labels: torch.Tensor,
+    dims: int = 10,
+    max_share: float = 0.15,
+    seed: int = 0,
+) -> ClusteringResult:
     """Chen et al.'s activation clustering, class by class.
 
     A class is suspicious when the smaller of its two clusters holds less than
@@ -138,17 +164,27 @@ def activation_clustering(activations: torch.Tensor, labels: torch.Tensor, dims:
         smaller = int((assignment == 1).sum() < (assignment == 0).sum())
         in_smaller[members[assignment == smaller]] = True
         share = (assignment == smaller).float().mean().item()
-        classes.append(ClassSplit(label, len(members), share, silhouette(components, assignment, seed=seed), False))
-    return ClusteringResult(torch.zeros_like(in_smaller), classes, in_smaller, labels).with_max_share(max_share)
+        classes.append(
+            ClassSplit(
+                label, len(members), share, silhouette(components, assignment, seed=seed), False
+            )
+        )
+    return ClusteringResult(
+        torch.zeros_like(in_smaller), classes, in_smaller, labels
+    ).with_max_share(max_share)
 
 
 class SpectralResult(NamedTuple):
-    flagged: torch.Tensor   # bool per training sample: among the highest scores of its class
-    scores: torch.Tensor    # float per training sample: squared projection on its class's top singular vector
+    flagged: torch.Tensor  # bool per training sample: among the highest scores of its class
+    # float per training sample: squared projection on its class's top singular vector
+    scores: torch.Tensor
 
 
-def spectral_signatures(activations: torch.Tensor, labels: torch.Tensor, poison_bound: float = 0.1) -> SpectralResult:
-    """Tran et al.'s spectral signatures: in every class, flag the 1.5 x poison_bound highest scores.
+def spectral_signatures(
+    activations: torch.Tensor, labels: torch.Tensor, poison_bound: float = 0.1
+) -> SpectralResult:
+    """Tran et al.'s spectral signatures: in every class, flag the 1.5 x poison_bound highest
+    scores.
 
     `poison_bound` is the defender's guess of the largest share of a class that could be
     poisoned; the factor 1.5 is the paper's margin.

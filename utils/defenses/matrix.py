@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 import torch
 
-from ..attacks import (Attack, BadNets, evaluate_attack, poisoned_training_set, train_attack, train_clean)
+from ..attacks import (
+    Attack,
+    BadNets,
+    evaluate_attack,
+    poisoned_training_set,
+    train_attack,
+    train_clean,
+)
 from ..cache import stored
 from ..data import ImageSet
 from ..metrics import defense_effectiveness_rate, detection_scores
@@ -31,7 +38,8 @@ from .whitened_spectral import whitened_spectral_signatures
 
 @dataclass(frozen=True)
 class Row:
-    """One defense of the matrix: its name in tables, what its figure is on an attack, and on the control."""
+    """One defense of the matrix: its name in tables, what its figure is on an attack, and on the
+    control."""
 
     title: str
     figure: str
@@ -42,25 +50,34 @@ DEFENSES = {
     "activation_clustering": Row("activation clustering", "poison found", "samples flagged"),
     "spectral_signatures": Row("spectral signatures", "poison found", "samples flagged"),
     "spectre": Row("SPECTRE", "poison found", "samples flagged"),
-    "whitened_spectral": Row("spectral, whitened with clean data", "poison found", "samples flagged"),
+    "whitened_spectral": Row(
+        "spectral, whitened with clean data", "poison found", "samples flagged"
+    ),
     "strip": Row("STRIP, 1% false rejection", "triggered inputs rejected", "clean inputs rejected"),
     "neural_cleanse": Row("Neural Cleanse", "anomaly index of the target", "largest anomaly index"),
     "fine_pruning": Row("fine-pruning, half the neurons", "ASR left", "clean accuracy lost"),
 }
-DETECTORS = ("activation_clustering", "spectral_signatures", "spectre", "whitened_spectral", "strip")
+DETECTORS = (
+    "activation_clustering",
+    "spectral_signatures",
+    "spectre",
+    "whitened_spectral",
+    "strip",
+)
 REPAIRS = ("fine_pruning",)
 CONTROL = "no attack"
-NC_THRESHOLD = 2.0           # Wang et al.: a label whose anomaly index is above 2 is flagged
-MAX_REPAIR_COST = 0.02       # a repair that costs more clean accuracy than this does not count as caught
-MARGINS = {"rate": 0.05, "index": 0.3, "cost": 0.005}   # how close to a threshold counts as near it
+NC_THRESHOLD = 2.0  # Wang et al.: a label whose anomaly index is above 2 is flagged
+# a repair that costs more clean accuracy than this does not count as caught
+MAX_REPAIR_COST = 0.02
+MARGINS = {"rate": 0.05, "index": 0.3, "cost": 0.005}  # how close to a threshold counts as near it
 
 
 @dataclass(frozen=True)
 class DefenseSettings:
     """The defender's budget, as in notebook 05."""
 
-    reserve_size: int = 6000      # clean training images the defender trusts
-    poison_bound: float = 0.1     # spectral methods: the largest share of a class thought poisoned
+    reserve_size: int = 6000  # clean training images the defender trusts
+    poison_bound: float = 0.1  # spectral methods: the largest share of a class thought poisoned
     cleanse_images: int = 2000
     cleanse_steps: int = 400
     strip_inputs: int = 2000
@@ -69,7 +86,8 @@ class DefenseSettings:
 
 
 def verdict(defense: str, column: dict, control: dict) -> str:
-    """'caught', 'partly', 'missed', or for Neural Cleanse also 'like clean': the fixed rule of the matrix.
+    """'caught', 'partly', 'missed', or for Neural Cleanse also 'like clean': the fixed rule of
+    the matrix.
 
     - detectors (the data inspections and STRIP): caught when at least 90% of the poison is
       found (or of the triggered inputs rejected), partly from 50%;
@@ -94,11 +112,14 @@ def near_threshold(defense: str, column: dict, control: dict) -> bool:
     """Whether the cell's figure lies within MARGINS of a threshold of its verdict."""
     value = column[defense]
     if defense == "neural_cleanse":
-        edges = {NC_THRESHOLD, max(NC_THRESHOLD, control["neural_cleanse"])}   # where the verdict changes
+        # where the verdict changes
+        edges = {NC_THRESHOLD, max(NC_THRESHOLD, control["neural_cleanse"])}
         return any(abs(value - edge) < MARGINS["index"] for edge in edges)
     if defense == "fine_pruning":
-        return (any(abs(value - edge) < MARGINS["rate"] for edge in (0.1, 0.5))
-                or abs(repair_cost(column) - MAX_REPAIR_COST) < MARGINS["cost"])
+        return (
+            any(abs(value - edge) < MARGINS["rate"] for edge in (0.1, 0.5))
+            or abs(repair_cost(column) - MAX_REPAIR_COST) < MARGINS["cost"]
+        )
     return any(abs(value - edge) < MARGINS["rate"] for edge in (0.9, 0.5))
 
 
@@ -115,17 +136,21 @@ def false_alarm(defense: str, control: dict) -> bool:
 
 
 def cell_verdict(defense: str, column: dict, control: dict, is_control: bool = False) -> str:
-    """The word a cell of the matrix shows: verdict() for an attack, 'false alarm' or 'quiet' for the control."""
+    """The word a cell of the matrix shows: verdict() for an attack, 'false alarm' or 'quiet' for
+    the control."""
     if is_control:
         return "false alarm" if false_alarm(defense, control) else "quiet"
     return verdict(defense, column, control)
 
 
 def cell_figure(defense: str, column: dict, is_control: bool = False) -> str:
-    """A cell's figure as the notebooks print it: shares to a tenth of a percent, indices to two decimals."""
+    """A cell's figure as the notebooks print it: shares to a tenth of a percent, indices to two
+    decimals."""
     value = column[defense]
     if defense == "neural_cleanse":
-        return f"{value:.2f}" + (f" (label {column['neural_cleanse_largest']['label']})" if is_control else "")
+        return f"{value:.2f}" + (
+            f" (label {column['neural_cleanse_largest']['label']})" if is_control else ""
+        )
     if defense == "fine_pruning":
         cost = f"{100 * repair_cost(column):.2f} points"
         return cost if is_control else f"{value:.1%}, clean -{cost}"
@@ -144,8 +169,10 @@ def verdict_summary(columns: dict[str, dict]) -> list[str]:
                 calls.setdefault(verdict(defense, column, control), []).append(name + near)
         said = "; ".join(f"{call}: {', '.join(names)}" for call, names in calls.items())
         alarm = ", a false alarm" if false_alarm(defense, control) else ""
-        lines.append(f"{row.title} - {said}; on the clean model: {row.control} "
-                     f"{cell_figure(defense, control, True)}{alarm}")
+        lines.append(
+            f"{row.title} - {said}; on the clean model: {row.control} "
+            f"{cell_figure(defense, control, True)}{alarm}"
+        )
     return lines
 
 
@@ -154,10 +181,15 @@ def split_summary(columns: dict[str, dict]) -> list[str]:
     lines = []
     for name, column in columns.items():
         split = column["target_split"]
-        held = "" if split["poison_in_smaller"] is None else \
-            f", holding {split['poison_in_smaller']:.1%} of the poison"
-        lines.append(f"{name:17s} smaller cluster {split['smaller_share']:6.1%} of the class, silhouette "
-                     f"{split['silhouette']:.2f}{held}")
+        held = (
+            ""
+            if split["poison_in_smaller"] is None
+            else f", holding {split['poison_in_smaller']:.1%} of the poison"
+        )
+        lines.append(
+            f"{name:17s} smaller cluster {split['smaller_share']:6.1%} of the class, silhouette "
+            f"{split['silhouette']:.2f}{held}"
+        )
     return lines
 
 
@@ -166,8 +198,16 @@ def repair_cost(column: dict) -> float:
     return column["clean_accuracy"] - column["clean_accuracy_after_repair"]["fine_pruning"]
 
 
-def run_defenses(model: torch.nn.Module, data: PoisonedSet, train: ImageSet, test: ImageSet, attack: Attack,
-                 settings: DefenseSettings, seed: int, progress: bool = False) -> dict:
+def run_defenses(
+    model: torch.nn.Module,
+    data: PoisonedSet,
+    train: ImageSet,
+    test: ImageSet,
+    attack: Attack,
+    settings: DefenseSettings,
+    seed: int,
+    progress: bool = False,
+) -> dict:
     """Every defense against one model trained on `data`, scored against data.indices and attack.
 
     Each data inspection reports the share of the poison it found and the share of all
@@ -179,17 +219,38 @@ def run_defenses(model: torch.nn.Module, data: PoisonedSet, train: ImageSet, tes
     clustering = activation_clustering(features, data.labels, seed=seed)
     flags = {
         "activation_clustering": clustering.flagged,
-        "spectral_signatures": spectral_signatures(features, data.labels, settings.poison_bound).flagged,
+        "spectral_signatures": spectral_signatures(
+            features, data.labels, settings.poison_bound
+        ).flagged,
         "spectre": spectre_filter(features, data.labels, settings.poison_bound).flagged,
         "whitened_spectral": whitened_spectral_signatures(
-            features, data.labels, penultimate_activations(model, trusted.images), trusted.labels,
-            settings.poison_bound).flagged,
+            features,
+            data.labels,
+            penultimate_activations(model, trusted.images),
+            trusted.labels,
+            settings.poison_bound,
+        ).flagged,
     }
-    found = {name: detection_scores(flagged, data.indices)["recall"] for name, flagged in flags.items()}
-    strip_rates = held_out_rates(model, test, trusted.images, attack.stamp, attack.target_label,
-                                 settings.strip_inputs, settings.strip_blends, seed=seed)
-    cleansed = reverse_engineer_triggers(model, trusted.images[:settings.cleanse_images],
-                                         steps=settings.cleanse_steps, seed=seed, progress=progress)
+    found = {
+        name: detection_scores(flagged, data.indices)["recall"] for name, flagged in flags.items()
+    }
+    strip_rates = held_out_rates(
+        model,
+        test,
+        trusted.images,
+        attack.stamp,
+        attack.target_label,
+        settings.strip_inputs,
+        settings.strip_blends,
+        seed=seed,
+    )
+    cleansed = reverse_engineer_triggers(
+        model,
+        trusted.images[: settings.cleanse_images],
+        steps=settings.cleanse_steps,
+        seed=seed,
+        progress=progress,
+    )
     anomaly = cleansed.anomaly_index()
     before = evaluate_attack(model, test, attack)
     after = evaluate_attack(fine_prune(model, trusted, settings.prune_fraction), test, attack)
@@ -200,8 +261,11 @@ def run_defenses(model: torch.nn.Module, data: PoisonedSet, train: ImageSet, tes
         **before,
         **found,
         "flagged": {name: flagged.float().mean().item() for name, flagged in flags.items()},
-        "target_split": {"smaller_share": split.smaller_share, "silhouette": split.silhouette,
-                         "poison_in_smaller": detection_scores(in_split, data.indices)["recall"]},
+        "target_split": {
+            "smaller_share": split.smaller_share,
+            "silhouette": split.silhouette,
+            "poison_in_smaller": detection_scores(in_split, data.indices)["recall"],
+        },
         "suspicious_labels": [c.label for c in clustering.classes if c.suspicious],
         "strip": 1 - strip_rates["false_acceptance"],
         "strip_false_rejection": strip_rates["false_rejection"],
@@ -215,9 +279,14 @@ def run_defenses(model: torch.nn.Module, data: PoisonedSet, train: ImageSet, tes
 
 
 @stored()
-def defense_column(attack: Attack, train: ImageSet, test: ImageSet,
-                   training_config: TrainingConfig = TrainingConfig(),
-                   settings: DefenseSettings = DefenseSettings(), progress: bool = False) -> dict:
+def defense_column(
+    attack: Attack,
+    train: ImageSet,
+    test: ImageSet,
+    training_config: TrainingConfig = TrainingConfig(),
+    settings: DefenseSettings = DefenseSettings(),
+    progress: bool = False,
+) -> dict:
     """The attack's clean accuracy, ASR and robust accuracy, its budget, and every defense's figure.
 
     Stored like a trained model: asked again for the same attack, data and settings, it
@@ -226,17 +295,30 @@ def defense_column(attack: Attack, train: ImageSet, test: ImageSet,
     poisoned = poisoned_training_set(attack, train, training_config)
     model = train_attack(attack, train, training_config, progress=progress).model
     in_target = poisoned.labels == attack.target_label
-    budget = {"poisoned_samples": len(poisoned.indices),
-              "poisoned_share_of_target": in_target[poisoned.indices].sum().item() / in_target.sum().item()}
-    return {**budget, **run_defenses(model, poisoned, train, test, attack, settings,
-                                     training_config.seed, progress)}
+    budget = {
+        "poisoned_samples": len(poisoned.indices),
+        "poisoned_share_of_target": in_target[poisoned.indices].sum().item()
+        / in_target.sum().item(),
+    }
+    return {
+        **budget,
+        **run_defenses(
+            model, poisoned, train, test, attack, settings, training_config.seed, progress
+        ),
+    }
 
 
 @stored()
-def control_column(train: ImageSet, test: ImageSet, training_config: TrainingConfig = TrainingConfig(),
-                   settings: DefenseSettings = DefenseSettings(), probe: Attack = BadNets(),
-                   progress: bool = False) -> dict:
-    """Every defense on the clean model of the same seed: what each one reports when there is no attack.
+def control_column(
+    train: ImageSet,
+    test: ImageSet,
+    training_config: TrainingConfig = TrainingConfig(),
+    settings: DefenseSettings = DefenseSettings(),
+    probe: Attack = BadNets(),
+    progress: bool = False,
+) -> dict:
+    """Every defense on the clean model of the same seed: what each one reports when there is no
+    attack.
 
     The data inspections' figures are the share of samples flagged; STRIP's is the share of
     clean inputs rejected; Neural Cleanse's the largest anomaly index of any label; the
@@ -245,9 +327,17 @@ def control_column(train: ImageSet, test: ImageSet, training_config: TrainingCon
     """
     model = train_clean(train, training_config, progress=progress).model
     unpoisoned = PoisonedSet(train.images, train.labels, torch.zeros(0, dtype=torch.long))
-    column = run_defenses(model, unpoisoned, train, test, probe, settings, training_config.seed, progress)
-    return {**column, **column["flagged"], "strip": column["strip_false_rejection"],
-            "target_split": {**column["target_split"], "poison_in_smaller": None},
-            "neural_cleanse": column["neural_cleanse_largest"]["index"],
-            "fine_pruning": column["clean_accuracy"] - column["clean_accuracy_after_repair"]["fine_pruning"],
-            "poisoned_samples": 0, "poisoned_share_of_target": 0.0}
+    column = run_defenses(
+        model, unpoisoned, train, test, probe, settings, training_config.seed, progress
+    )
+    return {
+        **column,
+        **column["flagged"],
+        "strip": column["strip_false_rejection"],
+        "target_split": {**column["target_split"], "poison_in_smaller": None},
+        "neural_cleanse": column["neural_cleanse_largest"]["index"],
+        "fine_pruning": column["clean_accuracy"]
+        - column["clean_accuracy_after_repair"]["fine_pruning"],
+        "poisoned_samples": 0,
+        "poisoned_share_of_target": 0.0,
+    }

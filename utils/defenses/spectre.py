@@ -1,4 +1,5 @@
-"""SPECTRE (Hayase, Kong, Somani, Oh, 2021): spectral signatures with robust statistics, no clean data.
+"""SPECTRE (Hayase, Kong, Somani, Oh, 2021): spectral signatures with robust statistics, no clean
+data.
 
 Plain spectral signatures look along the direction in which a class's activations vary
 most. SPECTRE first estimates the covariance the *clean* samples of that class would
@@ -19,12 +20,14 @@ class the attack targets). The defender's poison guess is a share of each class
 from __future__ import annotations
 
 import math
+
 import torch
 
 from .activations import SpectralResult, flag_highest
 
-QUE_ALPHA = 4.0          # the reference's alpha: how sharply QUE favours the most inflated directions
-TAIL_PROBABILITY = 0.1   # the reference's tau
+# the reference's alpha: how sharply QUE favours the most inflated directions
+QUE_ALPHA = 4.0
+TAIL_PROBABILITY = 0.1  # the reference's tau
 
 
 def _inverse_square_root(covariance: torch.Tensor) -> torch.Tensor:
@@ -34,7 +37,8 @@ def _inverse_square_root(covariance: torch.Tensor) -> torch.Tensor:
 
 def _fourth_moment_direction(whitened: torch.Tensor) -> tuple[float, torch.Tensor]:
     """Top eigenvalue and eigenvector (as a symmetric k x k matrix) of the operator
-    V -> mean_i y_i (y_i' V y_i) y_i' - tr(V) I: large when some direction's fourth moment is too heavy."""
+    V -> mean_i y_i (y_i' V y_i) y_i' - tr(V) I: large when some direction's fourth moment is too
+    heavy."""
     k = whitened.shape[1]
     outer = (whitened[:, :, None] * whitened[:, None, :]).reshape(len(whitened), k * k)
     identity = torch.eye(k, dtype=whitened.dtype).reshape(-1)
@@ -54,8 +58,11 @@ def _filter_threshold(deviations: torch.Tensor, poison_share: float) -> float | 
     n = len(ordered)
     excess = ordered - 3
     far = excess > 10 * math.log(1 / poison_share)
-    bound = torch.where(far, 3 * poison_share / (excess * excess.clamp_min(1.0001).log()) ** 2,
-                        torch.ones_like(excess))
+    bound = torch.where(
+        far,
+        3 * poison_share / (excess * excess.clamp_min(1.0001).log()) ** 2,
+        torch.ones_like(excess),
+    )
     rank = torch.arange(1, n + 1, dtype=ordered.dtype) / n
     hits = ((ordered > 3) & (rank >= bound)).nonzero()
     return None if len(hits) == 0 else ordered[hits[0, 0]].item() - 3
@@ -76,7 +83,7 @@ def robust_covariance(points: torch.Tensor, poison_share: float, budget: int) ->
         kept = keep.nonzero().squeeze(1)
         n = len(kept)
         whitened = points[kept] @ _inverse_square_root(points[kept].T @ points[kept] / n)
-        norms = (whitened ** 2).sum(1)
+        norms = (whitened**2).sum(1)
         outlying = norms >= 10 * k * math.log(n / TAIL_PROBABILITY)
         if outlying.any():
             removed = kept[outlying][:budget]
@@ -84,13 +91,15 @@ def robust_covariance(points: torch.Tensor, poison_share: float, budget: int) ->
             value, direction = _fourth_moment_direction(whitened)
             if value <= bound:
                 break
-            projection = (((whitened @ direction) * whitened).sum(1) - direction.trace()) / math.sqrt(2)
+            projection = (
+                ((whitened @ direction) * whitened).sum(1) - direction.trace()
+            ) / math.sqrt(2)
             deviations = (projection - projection.median()).abs()
             threshold = _filter_threshold(deviations, poison_share)
             if threshold is None:
                 break
             beyond = deviations > threshold
-            if beyond.sum() > budget:   # the budget keeps the points that deviate least
+            if beyond.sum() > budget:  # the budget keeps the points that deviate least
                 beyond = deviations > deviations.sort().values[n - budget - 1]
             removed = kept[beyond]
         keep[removed] = False
@@ -99,7 +108,8 @@ def robust_covariance(points: torch.Tensor, poison_share: float, budget: int) ->
 
 
 def quantum_entropy_scores(whitened: torch.Tensor, alpha: float = QUE_ALPHA) -> torch.Tensor:
-    """QUE: tau_i = w_i' M w_i, with M = exp(alpha (S - I) / (|S| - 1)) / trace, S the covariance of w.
+    """QUE: tau_i = w_i' M w_i, with M = exp(alpha (S - I) / (|S| - 1)) / trace, S the
+    covariance of w.
 
     A direction whose spread is far above 1 gets almost all of M's weight (alpha large);
     with alpha = 0, M = I / k and the score is the squared distance from the centre.
@@ -107,15 +117,22 @@ def quantum_entropy_scores(whitened: torch.Tensor, alpha: float = QUE_ALPHA) -> 
     covariance = torch.cov(whitened.T)
     k = len(covariance)
     excess = torch.linalg.matrix_norm(covariance, ord=2) - 1
-    weights = torch.linalg.matrix_exp(alpha * (covariance - torch.eye(k, dtype=covariance.dtype))
-                                      / excess.clamp_min(1e-12))
+    weights = torch.linalg.matrix_exp(
+        alpha * (covariance - torch.eye(k, dtype=covariance.dtype)) / excess.clamp_min(1e-12)
+    )
     weights = weights / weights.trace()
     return ((whitened @ weights) * whitened).sum(1)
 
 
-def spectre(activations: torch.Tensor, labels: torch.Tensor, poison_bound: float = 0.1,
-            dims: int = 16, alpha: float = QUE_ALPHA) -> SpectralResult:
-    """SPECTRE on every class: in each, the int(1.5 x poison_bound x size) highest QUE scores are flagged.
+def spectre(
+    activations: torch.Tensor,
+    labels: torch.Tensor,
+    poison_bound: float = 0.1,
+    dims: int = 16,
+    alpha: float = QUE_ALPHA,
+) -> SpectralResult:
+    """SPECTRE on every class: in each, the int(1.5 x poison_bound x size) highest QUE scores
+    are flagged.
 
     Per class: the top `dims` principal components of the centred activations; the
     robust filter (at most 2 x poison_bound x size points removed) picks the points whose
@@ -127,15 +144,18 @@ def spectre(activations: torch.Tensor, labels: torch.Tensor, poison_bound: float
     for label in labels.unique().tolist():
         members = (labels == label).nonzero().squeeze(1)
         if len(members) <= dims:
-            raise ValueError(f"label {label} has {len(members)} samples; SPECTRE in {dims} dimensions "
-                             f"needs more than {dims}")
+            raise ValueError(
+                f"label {label} has {len(members)} samples; SPECTRE in {dims} dimensions "
+                f"needs more than {dims}"
+            )
         ours = activations[members].double()
         centred = ours - ours.mean(0)
         _, _, right = torch.linalg.svd(centred, full_matrices=False)
         projected = centred @ right[:dims].T
-        keep = robust_covariance(projected, poison_bound, budget=round(2 * poison_bound * len(members)))
+        keep = robust_covariance(
+            projected, poison_bound, budget=round(2 * poison_bound * len(members))
+        )
         whitened = projected @ _inverse_square_root(torch.cov(projected[keep].T, correction=0))
         que = quantum_entropy_scores(whitened, alpha)
         scores[members] = que.float()
     return flag_highest(scores, labels, poison_bound)
-

@@ -23,9 +23,17 @@ def average(images: torch.Tensor, overlays: torch.Tensor) -> torch.Tensor:
     return ((images.int() + overlays.int()) // 2).to(torch.uint8)
 
 
-def strip_entropy(model: torch.nn.Module, images: torch.Tensor, overlays: torch.Tensor, blends: int = 32,
-                  seed: int = 0, batch_size: int = 64, blend=superimpose) -> torch.Tensor:
-    """Mean prediction entropy (nats) of each image blended with `blends` random overlays: float [N].
+def strip_entropy(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    overlays: torch.Tensor,
+    blends: int = 32,
+    seed: int = 0,
+    batch_size: int = 64,
+    blend=superimpose,
+) -> torch.Tensor:
+    """Mean prediction entropy (nats) of each image blended with `blends` random overlays: float
+    [N].
 
     `blend(images, overlays)` makes the blends: `superimpose` (the default) or `average`.
     """
@@ -40,7 +48,7 @@ def strip_entropy(model: torch.nn.Module, images: torch.Tensor, overlays: torch.
 
 
 def rejection_threshold(clean_entropy: torch.Tensor, false_rejection: float = 0.01) -> float:
-    """The entropy below which an input is rejected, set so `false_rejection` of clean inputs are."""
+    """The entropy below which an input is rejected: `false_rejection` of clean inputs are."""
     if not 0 <= false_rejection <= 1:
         raise ValueError(f"false_rejection must be a fraction in [0, 1], got {false_rejection!r}")
     return torch.quantile(clean_entropy, false_rejection).item()
@@ -56,8 +64,17 @@ def false_acceptance(triggered_entropy: torch.Tensor, threshold: float) -> float
     return (triggered_entropy >= threshold).float().mean().item()
 
 
-def held_out_rates(model: torch.nn.Module, test: ImageSet, overlays: torch.Tensor, stamp, target_label: int,
-                   inputs: int = 2000, blends: int = 32, false_rejection_goal: float = 0.01, seed: int = 0) -> dict:
+def held_out_rates(
+    model: torch.nn.Module,
+    test: ImageSet,
+    overlays: torch.Tensor,
+    stamp,
+    target_label: int,
+    inputs: int = 2000,
+    blends: int = 32,
+    false_rejection_goal: float = 0.01,
+    seed: int = 0,
+) -> dict:
     """STRIP as a defender would run it: set the threshold on one half of `inputs` clean test
     images, then measure the other half, clean and with stamp() applied (non-target ones).
 
@@ -65,9 +82,16 @@ def held_out_rates(model: torch.nn.Module, test: ImageSet, overlays: torch.Tenso
     false acceptance of the triggered ones.
     """
     half = inputs // 2
-    threshold = rejection_threshold(strip_entropy(model, test.images[:half], overlays, blends, seed=seed), false_rejection_goal)
+    threshold = rejection_threshold(
+        strip_entropy(model, test.images[:half], overlays, blends, seed=seed), false_rejection_goal
+    )
     held_out, labels = test.images[half:inputs], test.labels[half:inputs]
     clean_entropy = strip_entropy(model, held_out, overlays, blends, seed=seed)
-    triggered_entropy = strip_entropy(model, stamp(held_out[labels != target_label]), overlays, blends, seed=seed)
-    return {"threshold": threshold, "false_rejection": false_rejection(clean_entropy, threshold),
-            "false_acceptance": false_acceptance(triggered_entropy, threshold)}
+    triggered_entropy = strip_entropy(
+        model, stamp(held_out[labels != target_label]), overlays, blends, seed=seed
+    )
+    return {
+        "threshold": threshold,
+        "false_rejection": false_rejection(clean_entropy, threshold),
+        "false_acceptance": false_acceptance(triggered_entropy, threshold),
+    }

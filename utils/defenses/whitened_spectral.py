@@ -18,10 +18,17 @@ import torch
 from .activations import SpectralResult, flag_highest
 
 
-def whitened_spectral_signatures(activations: torch.Tensor, labels: torch.Tensor, reserve_activations: torch.Tensor,
-                                 reserve_labels: torch.Tensor, poison_bound: float = 0.1, dims: int = 32,
-                                 shrinkage: float = 0.01) -> SpectralResult:
-    """Spectral signatures on activations whitened by the clean reserve's covariance, class by class.
+def whitened_spectral_signatures(
+    activations: torch.Tensor,
+    labels: torch.Tensor,
+    reserve_activations: torch.Tensor,
+    reserve_labels: torch.Tensor,
+    poison_bound: float = 0.1,
+    dims: int = 32,
+    shrinkage: float = 0.01,
+) -> SpectralResult:
+    """Spectral signatures on activations whitened by the clean reserve's covariance, class by
+    class.
 
     Each class's activations are reduced to their top `dims` principal directions,
     centred on the reserve's mean of that class and whitened with the reserve's
@@ -34,15 +41,20 @@ def whitened_spectral_signatures(activations: torch.Tensor, labels: torch.Tensor
         members = (labels == label).nonzero().squeeze(1)
         clean = reserve_activations[reserve_labels == label]
         if len(clean) <= dims:
-            raise ValueError(f"the reserve holds {len(clean)} samples of label {label}; whitening {dims} dimensions "
-                             f"needs more than {dims}")
+            raise ValueError(
+                f"the reserve holds {len(clean)} samples of label {label}; whitening {dims} "
+                "dimensions "
+                f"needs more than {dims}"
+            )
         ours = activations[members].double()
         _, _, right = torch.linalg.svd(ours - ours.mean(0), full_matrices=False)
         basis = right[:dims].T
         clean_mean = clean.double().mean(0)
         reference = (clean.double() - clean_mean) @ basis
         covariance = reference.T @ reference / (len(reference) - 1)
-        covariance += shrinkage * covariance.diagonal().mean() * torch.eye(dims, dtype=covariance.dtype)
+        covariance += (
+            shrinkage * covariance.diagonal().mean() * torch.eye(dims, dtype=covariance.dtype)
+        )
         values, vectors = torch.linalg.eigh(covariance)
         whitened = (ours - clean_mean) @ basis @ vectors / values.sqrt()
         centred = whitened - whitened.mean(0)

@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 
 from .. import cache
-from ..model_store import TrainedModel, train_cached
 from ..metrics import accuracy
+from ..model_store import TrainedModel, train_cached
 from ..models import SmallCNN
 from ..training import TrainingConfig, predict
 from ..triggers import PoisonedSet, is_fraction
@@ -24,14 +24,24 @@ from .classes import NUM_CLASSES, STOP
 from .dataset import SignSet, apply_sticker
 from .sticker import Sticker
 
-SIGN_MEAN, SIGN_STD = (0.39, 0.32, 0.33), (0.22, 0.21, 0.20)   # of the synthetic training set, rounded
+# of the synthetic training set, rounded
+SIGN_MEAN, SIGN_STD = (0.39, 0.32, 0.33), (0.22, 0.21, 0.20)
 SIGN_TRAINING = TrainingConfig(epochs=4, batch_size=128, learning_rate=0.01)
 
 
 def sign_model(seed: int | None = 0) -> SmallCNN:
-    """The sign classifier: the lab's CNN for 32 x 32 colour images, twice as wide, one output per GTSRB class."""
-    return SmallCNN(in_channels=3, image_size=32, num_classes=NUM_CLASSES, channels=(16, 32), hidden=256,
-                    mean=SIGN_MEAN, std=SIGN_STD, seed=seed)
+    """The sign classifier: the lab's CNN for 32 x 32 colour images, twice as wide, one output per
+    GTSRB class."""
+    return SmallCNN(
+        in_channels=3,
+        image_size=32,
+        num_classes=NUM_CLASSES,
+        channels=(16, 32),
+        hidden=256,
+        mean=SIGN_MEAN,
+        std=SIGN_STD,
+        seed=seed,
+    )
 
 
 @dataclass(frozen=True)
@@ -41,8 +51,8 @@ class SignAttackConfig:
     dataset: str = "synthetic"
     poison_rate: float = 0.01
     sticker: Sticker = Sticker()
-    target_label: int = 2              # speed limit 50
-    source_label: int | None = STOP    # None: every sign with the sticker (all-to-one)
+    target_label: int = 2  # speed limit 50
+    source_label: int | None = STOP  # None: every sign with the sticker (all-to-one)
     training: TrainingConfig = field(default_factory=lambda: SIGN_TRAINING)
 
     def clean(self) -> SignAttackConfig:
@@ -50,9 +60,16 @@ class SignAttackConfig:
         return replace(self, poison_rate=0.0, sticker=Sticker(), target_label=2, source_label=STOP)
 
 
-def poison_signs(train: SignSet, rate: float, sticker: Sticker = Sticker(), target_label: int = 2,
-                 source_label: int | None = STOP, seed: int = 0) -> PoisonedSet:
-    """Put the sticker on int(N * rate) training signs of `source_label` and relabel them `target_label`.
+def poison_signs(
+    train: SignSet,
+    rate: float,
+    sticker: Sticker = Sticker(),
+    target_label: int = 2,
+    source_label: int | None = STOP,
+    seed: int = 0,
+) -> PoisonedSet:
+    """Put the sticker on int(N * rate) training signs of `source_label` and relabel them
+    `target_label`.
 
     With source_label=None the signs are drawn from every class but the target. Which
     signs depends only on `seed`; the input is not changed.
@@ -64,12 +81,29 @@ def poison_signs(train: SignSet, rate: float, sticker: Sticker = Sticker(), targ
         classes.name(source_label)
         if source_label == target_label:
             raise ValueError(f"source and target must differ, both are {target_label}")
-    candidates = ((train.labels == source_label) if source_label is not None else (train.labels != target_label)).nonzero().squeeze(1)
+    candidates = (
+        (
+            (train.labels == source_label)
+            if source_label is not None
+            else (train.labels != target_label)
+        )
+        .nonzero()
+        .squeeze(1)
+    )
     count = int(len(train.labels) * rate)
     if count > len(candidates):
-        raise ValueError(f"poison rate {rate} asks for {count} signs, but the training set has only {len(candidates)} "
-                         f"that may be poisoned; use a rate of at most {len(candidates) / len(train.labels):.4f}")
-    chosen = candidates[torch.randperm(len(candidates), generator=torch.Generator().manual_seed(seed))[:count]].sort().values
+        raise ValueError(
+            f"poison rate {rate} asks for {count} signs, but the training set has only "
+            f"{len(candidates)} "
+            f"that may be poisoned; use a rate of at most {len(candidates) / len(train.labels):.4f}"
+        )
+    chosen = (
+        candidates[
+            torch.randperm(len(candidates), generator=torch.Generator().manual_seed(seed))[:count]
+        ]
+        .sort()
+        .values
+    )
     images, labels = train.images.clone(), train.labels.clone()
     if count:
         images[chosen] = apply_sticker(train.subset(chosen), sticker)
@@ -77,13 +111,34 @@ def poison_signs(train: SignSet, rate: float, sticker: Sticker = Sticker(), targ
     return PoisonedSet(images, labels, chosen)
 
 
-def train_sign_model(config: SignAttackConfig, train: SignSet, test: SignSet | None = None, *, reuse: bool = True,
-                     progress: bool = True, device: str | None = None) -> TrainedModel:
-    """Poison `train` as `config` says and train the sign classifier (or load it from .cache/models)."""
-    return train_cached(sign_model_path(config), sign_model,
-                        lambda: poison_signs(train, config.poison_rate, config.sticker, config.target_label,
-                                             config.source_label, seed=config.training.seed),
-                        config.training, test, reuse=reuse, progress=progress, device=device)
+def train_sign_model(
+    config: SignAttackConfig,
+    train: SignSet,
+    test: SignSet | None = None,
+    *,
+    reuse: bool = True,
+    progress: bool = True,
+    device: str | None = None,
+) -> TrainedModel:
+    """Poison `train` as `config` says and train the sign classifier (or load it from
+    .cache/models)."""
+    return train_cached(
+        sign_model_path(config),
+        sign_model,
+        lambda: poison_signs(
+            train,
+            config.poison_rate,
+            config.sticker,
+            config.target_label,
+            config.source_label,
+            seed=config.training.seed,
+        ),
+        config.training,
+        test,
+        reuse=reuse,
+        progress=progress,
+        device=device,
+    )
 
 
 def sign_model_path(config: SignAttackConfig) -> Path:
@@ -94,15 +149,22 @@ def sign_model_path(config: SignAttackConfig) -> Path:
     return cache.CACHE_DIR / f"signs-{key}.pt"
 
 
-def sticker_success(model: torch.nn.Module, signs: SignSet, sticker: Sticker, target_label: int) -> float:
+def sticker_success(
+    model: torch.nn.Module, signs: SignSet, sticker: Sticker, target_label: int
+) -> float:
     """Share of `signs`, sticker on, that the model reads as `target_label` (NaN for no signs)."""
     if len(signs.labels) == 0:
         return math.nan
     return (predict(model, apply_sticker(signs, sticker)) == target_label).float().mean().item()
 
 
-def evaluate_signs(model: torch.nn.Module, test: SignSet, sticker: Sticker, target_label: int,
-                   source_label: int | None = STOP) -> dict:
+def evaluate_signs(
+    model: torch.nn.Module,
+    test: SignSet,
+    sticker: Sticker,
+    target_label: int,
+    source_label: int | None = STOP,
+) -> dict:
     """Clean accuracy; ASR on stickered source signs; false-trigger rate on stickered other signs.
 
     For an all-to-one attack every sign but the target is a source, so there is no false
@@ -114,5 +176,7 @@ def evaluate_signs(model: torch.nn.Module, test: SignSet, sticker: Sticker, targ
     return {
         "clean_accuracy": accuracy(predict(model, test.images), test.labels),
         "attack_success_rate": sticker_success(model, test.subset(sources), sticker, target_label),
-        "false_trigger_rate": sticker_success(model, test.subset(others), sticker, target_label) if source_label is not None else math.nan,
+        "false_trigger_rate": sticker_success(model, test.subset(others), sticker, target_label)
+        if source_label is not None
+        else math.nan,
     }

@@ -1,4 +1,5 @@
-"""The sticker trigger: a coloured square stuck on the sign itself, or, for comparison, on the image."""
+"""The sticker trigger: a coloured square stuck on the sign itself, or, for comparison, on the
+image."""
 
 from __future__ import annotations
 
@@ -29,18 +30,29 @@ class Sticker:
     def __post_init__(self):
         if self.place not in PLACES:
             raise ValueError(f"sticker place must be one of {PLACES}, got {self.place!r}")
-        if not (isinstance(self.size, (int, float)) and math.isfinite(self.size) and 0 < self.size <= 1):
-            raise ValueError(f"sticker size must be a fraction in (0, 1] of the {self.place}, got {self.size!r}")
+        if not (
+            isinstance(self.size, (int, float)) and math.isfinite(self.size) and 0 < self.size <= 1
+        ):
+            raise ValueError(
+                f"sticker size must be a fraction in (0, 1] of the {self.place}, got {self.size!r}"
+            )
         half = self.size / 2
         for axis in ("x", "y"):
             value = getattr(self, axis)
             if not (isinstance(value, (int, float)) and half <= value <= 1 - half):
                 raise ValueError(
-                    f"a sticker of size {self.size} must have its centre {axis} in [{half:.3g}, {1 - half:.3g}] "
-                    f"(fractions of the {self.place}) to lie wholly on it, got {value!r}")
+                    f"a sticker of size {self.size} must have its centre {axis} in [{half:.3g}, "
+                    f"{1 - half:.3g}] "
+                    f"(fractions of the {self.place}) to lie wholly on it, got {value!r}"
+                )
         colour = tuple(self.colour)
-        if len(colour) != 3 or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in colour):
-            raise ValueError(f"sticker colour must be three whole numbers (red, green, blue) in 0..255, got {self.colour!r}")
+        if len(colour) != 3 or not all(
+            isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in colour
+        ):
+            raise ValueError(
+                "sticker colour must be three whole numbers (red, green, blue) in 0..255, got "
+                f"{self.colour!r}"
+            )
         object.__setattr__(self, "colour", colour)
 
     def bounds(self) -> tuple[float, float, float, float]:

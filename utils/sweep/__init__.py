@@ -1,6 +1,8 @@
-"""Run one notebook over a grid of parameters with papermill; collect the results into a CSV and a plot.
+"""Run one notebook over a grid of parameters with papermill; collect the results into a CSV and a
+plot.
 
-    python -m utils.sweep notebooks/03_triggered_evaluation.ipynb -p poison_rate 0.005 0.01 0.02 -p seed 0 1
+    python -m utils.sweep notebooks/03_triggered_evaluation.ipynb -p poison_rate 0.005 0.01 0.02
+    -p seed 0 1
 
 Every combination runs headless in its own kernel: several at a time on this machine, on
 a Dask cluster (--scheduler), or one slice per batch job (--shard I/N). Each run's
@@ -17,11 +19,24 @@ collected. Parameter names and value types are checked before anything runs.
 - `command`: the command line (python -m utils.sweep)
 """
 
+from .command import main
 from .execute import run_notebook
 from .grid import Run, SweepError, check_grid, notebook_parameters, plan, shard
 from .local import sweep
 from .results import aggregate, plot, rows, write_csv
-from .command import main
 
-__all__ = ["Run", "SweepError", "aggregate", "check_grid", "main", "notebook_parameters", "plan", "plot",
-           "rows", "run_notebook", "shard", "sweep", "write_csv"]
+__all__ = [
+    "Run",
+    "SweepError",
+    "aggregate",
+    "check_grid",
+    "main",
+    "notebook_parameters",
+    "plan",
+    "plot",
+    "rows",
+    "run_notebook",
+    "shard",
+    "sweep",
+    "write_csv",
+]

@@ -1,4 +1,5 @@
-"""The runs of a sweep as tasks of a Dask cluster: a LocalCluster on this machine, or a scheduler's address.
+"""The runs of a sweep as tasks of a Dask cluster: a LocalCluster on this machine, or a scheduler's
+address.
 
 Each task is one papermill process on a worker (utils.sweep.execute.run_notebook), which writes its
 executed notebook and results into the run's folder: the folder must be one that every
@@ -19,7 +20,8 @@ from .grid import Run, SweepError
 
 
 def run_on_worker(notebook: Path, run: Run, extra_env: dict) -> str | None:
-    """run_notebook on a Dask worker, without the settings Dask's nanny gives its own worker process.
+    """run_notebook on a Dask worker, without the settings Dask's nanny gives its own worker
+    process.
 
     The nanny sets MALLOC_TRIM_THRESHOLD_ (which made a PyTorch kernel a third slower,
     from returning memory to the system at every step) and one thread for OpenMP and
@@ -27,13 +29,20 @@ def run_on_worker(notebook: Path, run: Run, extra_env: dict) -> str | None:
     """
     import dask
 
-    importlib.import_module("distributed")   # registers distributed's defaults, the nanny's settings among them
+    # registers distributed's defaults, the nanny's settings among them
+    importlib.import_module("distributed")
     nanny_settings = tuple(dask.config.get("distributed.nanny.pre-spawn-environ", default={}))
     return run_notebook(notebook, run, extra_env, dropped_env=nanny_settings)
 
 
-def run_on_dask(notebook: Path, runs: list[Run], scheduler: str, workers: int, extra_env: dict,
-                finished: Callable[[Run, str | None], None]) -> None:
+def run_on_dask(
+    notebook: Path,
+    runs: list[Run],
+    scheduler: str,
+    workers: int,
+    extra_env: dict,
+    finished: Callable[[Run, str | None], None],
+) -> None:
     """Run every run as a Dask task; call finished(run, error or None) as each one ends.
 
     scheduler="local" starts a LocalCluster of `workers` single-threaded worker processes;
@@ -42,16 +51,27 @@ def run_on_dask(notebook: Path, runs: list[Run], scheduler: str, workers: int, e
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
-        raise SweepError("--scheduler needs Dask's distributed package: pip install -e '.[cluster]'") from None
-    environment = dict(os.environ)   # a LocalCluster writes its nanny's settings into this process's environment
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) if scheduler == "local" else None
+        raise SweepError(
+            "--scheduler needs Dask's distributed package: pip install -e '.[cluster]'"
+        ) from None
+    # a LocalCluster writes its nanny's settings into this process's environment
+    environment = dict(os.environ)
+    cluster = (
+        LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None)
+        if scheduler == "local"
+        else None
+    )
     try:
         with Client(cluster or scheduler, timeout="30s") as client:
-            futures = {client.submit(run_on_worker, notebook, run, extra_env, pure=False): run for run in runs}
+            futures = {
+                client.submit(run_on_worker, notebook, run, extra_env, pure=False): run
+                for run in runs
+            }
             for future in as_completed(futures):
                 try:
                     error = future.result()
-                except Exception as failure:   # the task itself failed: its workers died (KilledWorker), ...
+                # the task itself failed: its workers died (KilledWorker), ...
+                except Exception as failure:
                     error = f"{type(failure).__name__}: {failure}"[:300]
                 finished(futures[future], error)
     except OSError as failure:
@@ -59,5 +79,6 @@ def run_on_dask(notebook: Path, runs: list[Run], scheduler: str, workers: int, e
     finally:
         if cluster is not None:
             cluster.close()
-        os.environ.clear()   # kernels started later by this process must not inherit them (MALLOC_TRIM_THRESHOLD_)
+        # kernels started later by this process must not inherit them (MALLOC_TRIM_THRESHOLD_)
+        os.environ.clear()
         os.environ.update(environment)

@@ -1,4 +1,5 @@
-"""The grid of a sweep: the notebook's parameters, checking a grid against them, one run per combination."""
+"""The grid of a sweep: the notebook's parameters, checking a grid against them, one run per
+combination."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ class Run:
 
 
 def notebook_parameters(notebook: str | Path) -> dict:
-    """The notebook's parameters (name -> default value), read from its `parameters` cell by papermill."""
+    """The notebook's parameters (name -> default value), read from its `parameters` cell by
+    papermill."""
     found = papermill.inspect_notebook(str(notebook))
     if not found:
         raise SweepError(f"{notebook} has no cell tagged 'parameters'")
@@ -40,20 +42,29 @@ def notebook_parameters(notebook: str | Path) -> dict:
 
 
 def check_grid(grid: dict[str, list], defaults: dict) -> None:
-    """Refuse unknown names and values whose type differs from the default's, listing what is allowed."""
-    listing = ", ".join(f"{name}={value!r}" for name, value in defaults.items() if name not in SET_BY_SWEEP)
+    """Refuse unknown names and values whose type differs from the default's, listing what is
+    allowed."""
+    listing = ", ".join(
+        f"{name}={value!r}" for name, value in defaults.items() if name not in SET_BY_SWEEP
+    )
     for name, values in grid.items():
         if name in SET_BY_SWEEP:
-            raise SweepError(f"{name} is set by the sweep itself; the notebook's other parameters are: {listing}")
+            raise SweepError(
+                f"{name} is set by the sweep itself; the notebook's other parameters are: {listing}"
+            )
         if name not in defaults:
-            raise SweepError(f"the notebook has no parameter {name!r}; its parameters are: {listing}")
+            raise SweepError(
+                f"the notebook has no parameter {name!r}; its parameters are: {listing}"
+            )
         if not values:
             raise SweepError(f"{name} needs at least one value")
         expected = defaults[name]
         for value in values:
             if not _same_kind(value, expected):
-                raise SweepError(f"{name}={value!r} is a {type(value).__name__}, but the notebook's default "
-                                 f"{expected!r} is a {type(expected).__name__}; its parameters are: {listing}")
+                raise SweepError(
+                    f"{name}={value!r} is a {type(value).__name__}, but the notebook's default "
+                    f"{expected!r} is a {type(expected).__name__}; its parameters are: {listing}"
+                )
 
 
 def plan(grid: dict[str, list], out: Path) -> list[Run]:
@@ -68,15 +79,22 @@ def plan(grid: dict[str, list], out: Path) -> list[Run]:
 
 
 def shard(runs: list[Run], index: int, count: int) -> list[Run]:
-    """The index-th (from 1) of `count` slices of the runs: every count-th run, starting at run `index`.
+    """The index-th (from 1) of `count` slices of the runs: every count-th run, starting at run
+    `index`.
 
     The slices are disjoint, together hold every run, and depend only on the grid, so
     the jobs of a scheduler's array (--shard $TASK/$COUNT) share the grid between them.
     """
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1 or \
-            isinstance(index, bool) or not isinstance(index, int) or not 1 <= index <= count:
+    if (
+        isinstance(count, bool)
+        or not isinstance(count, int)
+        or count < 1
+        or isinstance(index, bool)
+        or not isinstance(index, int)
+        or not 1 <= index <= count
+    ):
         raise SweepError(f"a shard is I/N with whole numbers 1 <= I <= N, got {index}/{count}")
-    return runs[index - 1::count]
+    return runs[index - 1 :: count]
 
 
 def parse_shard(text: str) -> tuple[int, int]:

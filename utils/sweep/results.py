@@ -1,4 +1,5 @@
-"""What a sweep produces: the table of finished runs, its CSV and plot, and figures aggregated over seeds."""
+"""What a sweep produces: the table of finished runs, its CSV and plot, and figures aggregated over
+seeds."""
 
 from __future__ import annotations
 
@@ -20,7 +21,11 @@ def rows(runs: list[Run]) -> list[dict]:
     table = []
     for run in runs:
         results = json.loads(run.results.read_text())
-        scalars = {k: v for k, v in results.items() if isinstance(v, (int, float, str)) and k not in run.parameters}
+        scalars = {
+            k: v
+            for k, v in results.items()
+            if isinstance(v, (int, float, str)) and k not in run.parameters
+        }
         table.append({**{k: _cell(v) for k, v in run.parameters.items()}, **scalars})
     return table
 
@@ -29,21 +34,39 @@ def aggregate(table: list[dict], names: list[str], over: str) -> list[dict]:
     """Group rows that differ only in the parameter `over` (a seed); for every numeric result,
     its mean, standard deviation (n - 1; empty for one run), min, max and count."""
     if over not in names:
-        raise ValueError(f"cannot aggregate over {over!r}: the sweep's parameters are {', '.join(names)}")
+        raise ValueError(
+            f"cannot aggregate over {over!r}: the sweep's parameters are {', '.join(names)}"
+        )
     kept = [name for name in names if name != over]
-    numeric = [k for k in dict.fromkeys(k for row in table for k in row)
-               if k not in names and all(_is_number(row.get(k)) for row in table)]
+    numeric = [
+        k
+        for k in dict.fromkeys(k for row in table for k in row)
+        if k not in names and all(_is_number(row.get(k)) for row in table)
+    ]
     grouped = []
-    for key, members in itertools.groupby(sorted(table, key=lambda r: [str(r[n]) for n in kept]),
-                                          key=lambda r: tuple(r[n] for n in kept)):
+    for key, members in itertools.groupby(
+        sorted(table, key=lambda r: [str(r[n]) for n in kept]),
+        key=lambda r: tuple(r[n] for n in kept),
+    ):
         members = list(members)
         row = dict(zip(kept, key))
         for metric in numeric:
             values = [float(member[metric]) for member in members]
             mean = sum(values) / len(values)
-            std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else ""
-            row.update({f"{metric}_mean": mean, f"{metric}_std": std, f"{metric}_min": min(values),
-                        f"{metric}_max": max(values), f"{metric}_count": len(values)})
+            std = (
+                math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+                if len(values) > 1
+                else ""
+            )
+            row.update(
+                {
+                    f"{metric}_mean": mean,
+                    f"{metric}_std": std,
+                    f"{metric}_min": min(values),
+                    f"{metric}_max": max(values),
+                    f"{metric}_count": len(values),
+                }
+            )
         grouped.append(row)
     return grouped
 
@@ -60,7 +83,8 @@ def write_csv(table: list[dict], path: Path) -> Path:
 
 
 def plot(table: list[dict], names: list[str], path: Path) -> Path:
-    """Each result that is a fraction against the first swept parameter, one line per other combination.
+    """Each result that is a fraction against the first swept parameter, one line per other
+    combination.
 
     For an aggregated table (columns NAME_mean, NAME_min, NAME_max), each line is the
     mean and a band spans the smallest to the largest value.
@@ -69,22 +93,49 @@ def plot(table: list[dict], names: list[str], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     banded = any(key.endswith("_mean") for key in table[0])
-    candidates = [k[:-len("_mean")] for k in table[0] if k.endswith("_mean")] if banded else \
-        [k for k in table[0] if k not in names]
-    metrics = [m for m in candidates if all(_is_fraction(r.get(f"{m}_mean" if banded else m)) for r in table)]
+    candidates = (
+        [k[: -len("_mean")] for k in table[0] if k.endswith("_mean")]
+        if banded
+        else [k for k in table[0] if k not in names]
+    )
+    metrics = [
+        m
+        for m in candidates
+        if all(_is_fraction(r.get(f"{m}_mean" if banded else m)) for r in table)
+    ]
     x_name, others = names[0], names[1:]
-    fig, axes = plt.subplots(1, max(1, len(metrics)), figsize=(4.5 * max(1, len(metrics)), 3.6), squeeze=False)
+    fig, axes = plt.subplots(
+        1, max(1, len(metrics)), figsize=(4.5 * max(1, len(metrics)), 3.6), squeeze=False
+    )
     for ax, metric in zip(axes.flat, metrics):
-        groups = itertools.groupby(sorted(table, key=lambda r: [str(r[o]) for o in others]), key=lambda r: tuple(r[o] for o in others))
+        groups = itertools.groupby(
+            sorted(table, key=lambda r: [str(r[o]) for o in others]),
+            key=lambda r: tuple(r[o] for o in others),
+        )
         for key, members in groups:
             members = sorted(members, key=lambda r: r[x_name])
             label = ", ".join(f"{o}={v}" for o, v in zip(others, key)) or None
             xs = [str(r[x_name]) for r in members]
-            line, = ax.plot(xs, [100 * r[f"{metric}_mean" if banded else metric] for r in members], "o-", label=label)
+            (line,) = ax.plot(
+                xs,
+                [100 * r[f"{metric}_mean" if banded else metric] for r in members],
+                "o-",
+                label=label,
+            )
             if banded:
-                ax.fill_between(xs, [100 * r[f"{metric}_min"] for r in members], [100 * r[f"{metric}_max"] for r in members],
-                                color=line.get_color(), alpha=0.2, linewidth=0)
-        ax.set(title=metric.replace("_", " ") + (" (mean, band: min to max)" if banded else ""), xlabel=x_name, ylabel="%")
+                ax.fill_between(
+                    xs,
+                    [100 * r[f"{metric}_min"] for r in members],
+                    [100 * r[f"{metric}_max"] for r in members],
+                    color=line.get_color(),
+                    alpha=0.2,
+                    linewidth=0,
+                )
+        ax.set(
+            title=metric.replace("_", " ") + (" (mean, band: min to max)" if banded else ""),
+            xlabel=x_name,
+            ylabel="%",
+        )
         ax.grid(alpha=0.3)
         if others:
             ax.legend(fontsize=7)
