@@ -21,6 +21,18 @@ def is_fraction(value) -> bool:
     )
 
 
+def check_target(target_label: int, num_classes: int = 10) -> None:
+    """Raise ValueError unless `target_label` is a class."""
+    if (
+        isinstance(target_label, bool)
+        or not isinstance(target_label, int)
+        or not 0 <= target_label < num_classes
+    ):
+        raise ValueError(
+            f"target label must be a class in 0..{num_classes - 1}, got {target_label!r}"
+        )
+
+
 @dataclass(frozen=True)
 class Trigger:
     """A square of `size` x `size` pixels whose top-left corner is at (`row`, `col`).
@@ -114,14 +126,7 @@ def poison(
     """
     if not is_fraction(rate):
         raise ValueError(f"poison rate must be a fraction in [0, 1], got {rate!r}")
-    if (
-        isinstance(target_label, bool)
-        or not isinstance(target_label, int)
-        or not 0 <= target_label < num_classes
-    ):
-        raise ValueError(
-            f"target label must be a class in 0..{num_classes - 1}, got {target_label!r}"
-        )
+    check_target(target_label, num_classes)
     check_pixels(train.images, "training images")
     trigger.check_fits(train.images.shape[-2], train.images.shape[-1])
     count = int(len(train.labels) * rate)

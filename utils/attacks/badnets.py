@@ -14,8 +14,8 @@ import torch
 from ..data import ImageSet
 from ..model_store import TrainedModel
 from ..training import TrainingConfig
-from ..triggers import PoisonedSet, Trigger, apply_trigger, is_fraction, poison
-from .base import Attack, check_target, train_attack
+from ..triggers import PoisonedSet, Trigger, apply_trigger, check_target, is_fraction, poison
+from .base import Attack, train_attack
 
 
 @dataclass(frozen=True)
@@ -59,19 +59,8 @@ def train_clean(
     train: ImageSet,
     training_config: TrainingConfig = TrainingConfig(),
     test: ImageSet | None = None,
-    *,
-    reuse: bool = True,
-    progress: bool = True,
-    device: str | None = None,
+    **options,
 ) -> TrainedModel:
-    """The model trained the same way without poison: BadNets at a poison rate of 0 (notebook 01's
-    model)."""
-    return train_attack(
-        BadNets(poison_rate=0.0),
-        train,
-        training_config,
-        test,
-        reuse=reuse,
-        progress=progress,
-        device=device,
-    )
+    """The model trained the same way without poison: BadNets at a poison rate of 0 (notebook
+    01's model). `options` are train_attack's (reuse, progress, device)."""
+    return train_attack(BadNets(poison_rate=0.0), train, training_config, test, **options)

@@ -52,18 +52,6 @@ class Attack(ABC):
         return cache.fingerprint(description, cache.code_of(type(self).__module__))
 
 
-def check_target(target_label: int, num_classes: int = 10) -> None:
-    """Raise ValueError unless `target_label` is a class."""
-    if (
-        isinstance(target_label, bool)
-        or not isinstance(target_label, int)
-        or not 0 <= target_label < num_classes
-    ):
-        raise ValueError(
-            f"target label must be a class in 0..{num_classes - 1}, got {target_label!r}"
-        )
-
-
 def check_share(value, what: str) -> None:
     """Raise ValueError unless `value` is a fraction in (0, 1]."""
     if not is_fraction(value) or value == 0:

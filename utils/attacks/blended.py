@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import torch
 
 from ..data import ImageSet, check_pixels
-from ..triggers import PoisonedSet, is_fraction
-from .base import Attack, check_target, stamped_copy
+from ..triggers import PoisonedSet, check_target, is_fraction
+from .base import Attack, stamped_copy
 
 
 def noise_pattern(

@@ -18,9 +18,9 @@ import torch.nn.functional as F
 from ..data import ImageSet, check_pixels
 from ..runtime import configure_threads
 from ..training import TrainingConfig, to_model_input
-from ..triggers import PoisonedSet, Trigger, apply_trigger, is_fraction
+from ..triggers import PoisonedSet, Trigger, apply_trigger, check_target, is_fraction
 from .badnets import train_clean
-from .base import Attack, check_share, check_target, pick_from_class
+from .base import Attack, check_share, pick_from_class
 
 CHECKERBOARD = ((1.0, 0.0, 1.0), (0.0, 1.0, 0.0), (1.0, 0.0, 1.0))
 # bottom-right corner, as in Turner et al.'s code

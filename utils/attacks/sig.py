@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import torch
 
 from ..data import ImageSet, check_pixels
-from ..triggers import PoisonedSet
-from .base import Attack, check_share, check_target, pick_from_class
+from ..triggers import PoisonedSet, check_target
+from .base import Attack, check_share, pick_from_class
 
 
 def sine_signal(width: int, delta: float, frequency: float) -> torch.Tensor:
