@@ -7,7 +7,11 @@ UV      := .uv/bin/uv
 RUNS    := runs
 STUDENT := student
 
-.PHONY: lab test classroom student demo site lock run outputs clean-notebooks bench seeds claims pages clean
+.PHONY: help lab test classroom student demo site lock run outputs clean-notebooks bench seeds claims pages clean
+.DEFAULT_GOAL := help
+
+help:  ## list the targets
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # uv itself comes from PyPI into .uv/, once.
 $(UV):
@@ -67,7 +71,8 @@ run: $(STAMP)  ## execute every notebook headless with papermill into runs/
 	done
 	@echo "Executed notebooks and their results (JSON) are in $(RUNS)/"
 
-outputs: $(STAMP)  ## execute the committed notebooks in place with the tests' thread count, then strip timestamps and widget state (on an idle machine)
+outputs: $(STAMP)  ## write the notebooks' generated cells, execute them in place with the tests' thread count, then strip timestamps and widget state (on an idle machine)
+	$(MAKE) pages
 	cd notebooks && BACKDOOR_LAB_THREADS=$$(../$(PYTHON) -c 'from utils.runtime import REFERENCE_THREADS; print(REFERENCE_THREADS)') \
 		../$(PYTHON) -m jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=1200 0[1-9]_*.ipynb
 	$(MAKE) clean-notebooks
@@ -100,5 +105,5 @@ pages: $(STAMP)  ## write what repeats the notebook list (notebooks/contents.tom
 	$(PYTHON) tools/course_pages.py
 	$(PYTHON) tools/results_pages.py
 
-clean:
+clean:  ## delete the environments, the model cache, runs/ and student/
 	rm -rf $(VENV) $(SITE_VENV) .uv $(RUNS) $(STUDENT) .cache

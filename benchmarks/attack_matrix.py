@@ -33,15 +33,11 @@ from utils.seeds import over_seeds, seed_table
 from utils.training import TrainingConfig
 
 ATTACKS = by_name()
+# the figures printed as shares (Neural Cleanse's index is printed on its own line)
 FIGURES = {
     "clean_accuracy": "clean acc.",
     "attack_success_rate": "ASR",
-    "activation_clustering": "AC",
-    "spectral_signatures": "SS",
-    "spectre": "SPECTRE",
-    "whitened_spectral": "whitened",
-    "strip": "STRIP",
-    "fine_pruning": "pruning",
+    **{key: row.short for key, row in DEFENSES.items() if key != "neural_cleanse"},
 }
 VERDICTS = ("caught", "partly", "missed", "like clean")
 

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.reuses_models
+
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "runs" / "test-artifacts"
 NOTEBOOK = "03_triggered_evaluation.ipynb"

@@ -29,6 +29,8 @@ from utils.sweep import (
 )
 from utils.sweep.local import collect
 
+pytestmark = pytest.mark.reuses_models
+
 POISONING = Path(__file__).resolve().parent.parent / "notebooks" / "02_poisoning.ipynb"
 PROBE = Path(__file__).resolve().parent / "sweep_probe" / "probe.ipynb"  # answers in a moment
 execute_module = importlib.import_module("utils.sweep.execute")

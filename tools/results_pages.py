@@ -230,26 +230,27 @@ def page() -> str:
             "## Every defense against every attack (notebook 06)\n",
             "The range over seeds "
             f"{', '.join(map(str, runs['seeds']))} of each figure of the matrix; "
-            "`no attack` is the control column (the clean model). Written by "
-            "`benchmarks/attack_matrix.py`.\n",
+            "`no attack` is the control column (the clean model). The matrix runs every defense "
+            f"with its own budgets ({runs['settings']}), so its figures for BadNets differ "
+            "from notebook 05's above. Written by `benchmarks/attack_matrix.py`.\n",
             matrix(runs),
             "",
         ]
+    parts += ["## Which claims held\n"]
     if held:
-        parts += [
-            "## Which claims held\n",
-            claims(held),
-            "",
-            "Written by `make claims` (`benchmarks/claims.py`).\n",
-        ]
+        parts += [claims(held), "", "Written by `make claims` (`benchmarks/claims.py`).\n"]
+    else:
+        parts += ["Not measured yet: `make claims` (`benchmarks/claims.py`) writes this table.\n"]
+    parts += ["## Time and memory per notebook\n"]
     if used:
         parts += [
-            "## Time and memory per notebook\n",
             "Each notebook run top to bottom in a fresh kernel with an empty model cache "
             "(`benchmarks/notebook_resources.py`).\n",
             resources(used),
             "",
         ]
+    else:
+        parts += ["Not measured yet: `benchmarks/notebook_resources.py` writes this table.\n"]
     return "\n".join(parts).rstrip() + "\n"
 
 

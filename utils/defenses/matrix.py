@@ -38,33 +38,32 @@ from .whitened_spectral import whitened_spectral_signatures
 
 @dataclass(frozen=True)
 class Row:
-    """One defense of the matrix: its name in tables, what its figure is on an attack, and on the
-    control."""
+    """One defense of the matrix: its name in tables, what its figure is on an attack and on the
+    control, and a short name for narrow tables."""
 
     title: str
     figure: str
     control: str
+    short: str
 
 
 DEFENSES = {
-    "activation_clustering": Row("activation clustering", "poison found", "samples flagged"),
-    "spectral_signatures": Row("spectral signatures", "poison found", "samples flagged"),
-    "spectre": Row("SPECTRE", "poison found", "samples flagged"),
+    "activation_clustering": Row("activation clustering", "poison found", "samples flagged", "AC"),
+    "spectral_signatures": Row("spectral signatures", "poison found", "samples flagged", "SS"),
+    "spectre": Row("SPECTRE", "poison found", "samples flagged", "SPECTRE"),
     "whitened_spectral": Row(
-        "spectral, whitened with clean data", "poison found", "samples flagged"
+        "spectral, whitened with clean data", "poison found", "samples flagged", "whitened"
     ),
-    "strip": Row("STRIP, 1% false rejection", "triggered inputs rejected", "clean inputs rejected"),
-    "neural_cleanse": Row("Neural Cleanse", "anomaly index of the target", "largest anomaly index"),
-    "fine_pruning": Row("fine-pruning, half the neurons", "ASR left", "clean accuracy lost"),
+    "strip": Row(
+        "STRIP, 1% false rejection", "triggered inputs rejected", "clean inputs rejected", "STRIP"
+    ),
+    "neural_cleanse": Row(
+        "Neural Cleanse", "anomaly index of the target", "largest anomaly index", "NC index"
+    ),
+    "fine_pruning": Row(
+        "fine-pruning, half the neurons", "ASR left", "clean accuracy lost", "pruning"
+    ),
 }
-DETECTORS = (
-    "activation_clustering",
-    "spectral_signatures",
-    "spectre",
-    "whitened_spectral",
-    "strip",
-)
-REPAIRS = ("fine_pruning",)
 CONTROL = "no attack"
 NC_THRESHOLD = 2.0  # Wang et al.: a label whose anomaly index is above 2 is flagged
 # a repair that costs more clean accuracy than this does not count as caught
