@@ -59,9 +59,10 @@ def pytest_collection_modifyitems(items):
 
 def pytest_configure(config):
     """The controller gives the session a fresh folder for the notebooks' figures (the
-    workers and their kernels inherit it): no other session's figures can be mistaken for its own.
+    workers and their kernels inherit it): no other session's figures can be mistaken for its
+    own. A caller that names the folder (benchmarks/claims.py: figures it computed) keeps it.
     """
-    if not hasattr(config, "workerinput"):
+    if not hasattr(config, "workerinput") and not os.environ.get(RESULTS_DIR_VARIABLE):
         config.results_dir = tempfile.mkdtemp(prefix="backdoor-lab-results-")
         os.environ[RESULTS_DIR_VARIABLE] = config.results_dir
 

@@ -109,11 +109,11 @@ def check_claims(environment: dict[str, str], folder: Path) -> dict[str, str]:
     return outcome
 
 
-def run(setting: str, environment: dict[str, str], seed: int, scratch: Path) -> dict:
-    folder = scratch / setting.split(",")[0].replace(" ", "-") / f"seed-{seed}"
+def run(setting: str, environment: dict[str, str], seed: int, folder: Path) -> dict:
     folder.mkdir(parents=True)
     failures = run_notebooks(seed, environment, folder)
-    claims = check_claims(environment, folder)
+    # a notebook that failed left no figures: its claims are not checked on another run's
+    claims = check_claims(environment, folder) if not failures else {"every claim": "not run"}
     print(
         f"{setting}, seed {seed}: {sum(v == 'held' for v in claims.values())} of {len(claims)} "
         "claims held" + "".join(f"\n  {line}" for line in failures),
@@ -134,8 +134,9 @@ def main() -> None:
     names = options.settings or list(chosen)
     runs = []
     with tempfile.TemporaryDirectory(prefix="claims-") as scratch:
-        for name in names:
-            cache = Path(scratch) / f"cache-{names.index(name)}"
+        jobs = []
+        for index, name in enumerate(names):
+            cache = Path(scratch) / f"setting-{index}"
             environment = {
                 **os.environ,
                 "BACKDOOR_LAB_FOLLOW_LOAD": "0",
@@ -143,11 +144,14 @@ def main() -> None:
                 "BACKDOOR_LAB_SIGNS_CACHE": str(cache / "signs"),
                 **chosen[name],
             }
-            parallel = max(1, (os.cpu_count() or 1) // int(chosen[name]["BACKDOOR_LAB_THREADS"]))
-            with ThreadPoolExecutor(min(parallel, len(options.seeds))) as pool:
-                runs += pool.map(
-                    lambda seed: run(name, environment, seed, Path(scratch)), options.seeds
-                )
+            for seed in options.seeds:
+                jobs.append((name, environment, seed, cache / f"seed-{seed}"))
+        # the runs with one thread share the cores, a run with two threads has them to itself
+        # (more threads than cores would stall every run)
+        for threads in sorted({int(job[1]["BACKDOOR_LAB_THREADS"]) for job in jobs}):
+            batch = [job for job in jobs if int(job[1]["BACKDOOR_LAB_THREADS"]) == threads]
+            with ThreadPoolExecutor(max(1, (os.cpu_count() or 1) // threads)) as pool:
+                runs += pool.map(lambda job: run(*job), batch)
 
     claims = sorted({claim for result in runs for claim in result["claims"]})
     print(f"\n{'claim':75s} held in")
