@@ -75,7 +75,7 @@ def image_grid(
         show_as_jpeg(fig)
 
 
-def show_as_jpeg(fig: plt.Figure, quality: int = 80) -> None:
+def show_as_jpeg(fig: plt.Figure, quality: int = 70) -> None:
     """In a notebook, show `fig` as a JPEG image and close it (elsewhere, leave it open)."""
     from IPython import get_ipython
     from IPython.display import Image, display
@@ -326,7 +326,7 @@ def cluster_view(
     rest = components - along[:, None] * axis
     _, _, right = torch.linalg.svd(rest - rest.mean(0), full_matrices=False)
     across = rest @ right[0]
-    fig, (scatter, counts) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, (scatter, counts) = plt.subplots(1, 2, figsize=(9.5, 3.3))
     for mask, colour, name in [
         (~is_poisoned, CLEAN_COLOUR, "clean"),
         (is_poisoned, ATTACK_COLOUR, "poisoned"),
@@ -372,7 +372,7 @@ def cluster_shares(
 ) -> None:
     """Per class: the share of its smaller cluster (suspicious below `max_share`) and the
     silhouette."""
-    fig, (share_ax, silhouette_ax) = plt.subplots(1, 2, figsize=(11, 3.2))
+    fig, (share_ax, silhouette_ax) = plt.subplots(1, 2, figsize=(10, 2.9))
     colours = [ATTACK_COLOUR if s < max_share else CLEAN_COLOUR for s in shares]
     bars = share_ax.bar([str(label) for label in labels], np.array(shares) * 100, color=colours)
     share_ax.bar_label(bars, fmt="%.1f", fontsize=8)
@@ -407,7 +407,7 @@ def histograms(
     colours: Sequence[str] = (CLEAN_COLOUR, ATTACK_COLOUR),
 ) -> None:
     """Overlaid histograms of one measure for several groups, with an optional threshold line."""
-    fig, ax = plt.subplots(figsize=(8, 3.4))
+    fig, ax = plt.subplots(figsize=(7, 3))
     values = torch.cat(list(groups.values()))
     bins = np.linspace(values.min().item(), values.max().item(), 60)
     for (name, group), colour in zip(groups.items(), colours):
@@ -480,7 +480,7 @@ def reversed_triggers(
 ) -> None:
     """The mask Neural Cleanse found for every label, and each mask's size and anomaly index."""
     count = len(masks)
-    fig = plt.figure(figsize=(12, 4.6))
+    fig = plt.figure(figsize=(10, 3.9))
     grid = fig.add_gridspec(2, count, height_ratios=(1, 1.1))
     for label in range(count):
         ax = fig.add_subplot(grid[0, label])
@@ -527,7 +527,7 @@ def activation_maps(
     """
     channels = len(activations)
     nrows = -(-channels // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 1.3, nrows * 1.6 + 0.4), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 1.1, nrows * 1.4 + 0.4), squeeze=False)
     top = activations.abs().max().item()
     cmap, vmin = ("RdBu_r", -top) if change else ("viridis", 0)
     for channel, ax in enumerate(axes.flat):
@@ -542,7 +542,7 @@ def activation_maps(
 
 def pruning_curves(fractions: Sequence[float], results: dict[str, Sequence[dict]]) -> None:
     """Clean accuracy and ASR against the fraction pruned, one line style per way of pruning."""
-    fig, ax = plt.subplots(figsize=(8, 3.8))
+    fig, ax = plt.subplots(figsize=(7, 3.3))
     shown = np.array(fractions) * 100
     for (name, rows), style in zip(results.items(), ("o-", "s--", "^:")):
         ax.plot(
