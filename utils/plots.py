@@ -249,28 +249,13 @@ def dose_response(sweep: Sequence[dict], article_points: dict[float, float]) -> 
     rates = [r["poison_rate"] for r in sweep]
     positions = np.arange(len(sweep))
     fig, ax = plt.subplots(figsize=(8, 4))
-    ax.plot(
-        positions,
-        [100 * r["clean_accuracy"] for r in sweep],
-        "o-",
-        color=CLEAN_COLOUR,
-        label="clean accuracy (lab)",
-    )
-    ax.plot(
-        positions,
-        [100 * r["attack_success_rate"] for r in sweep],
-        "s-",
-        color=ATTACK_COLOUR,
-        label="attack success rate (lab)",
-    )
-    ax.plot(
-        positions,
-        [100 * r["article_metric"] for r in sweep],
-        "^:",
-        color=ATTACK_COLOUR,
-        alpha=0.5,
-        label="article's measure (lab)",
-    )
+    for key, style, colour, alpha, label in [
+        ("clean_accuracy", "o-", CLEAN_COLOUR, 1.0, "clean accuracy (lab)"),
+        ("attack_success_rate", "s-", ATTACK_COLOUR, 1.0, "attack success rate (lab)"),
+        ("article_metric", "^:", ATTACK_COLOUR, 0.5, "article's measure (lab)"),
+    ]:
+        values = [100 * r[key] for r in sweep]
+        ax.plot(positions, values, style, color=colour, alpha=alpha, label=label)
     shown = {rates.index(rate): value for rate, value in article_points.items() if rate in rates}
     ax.plot(
         list(shown),
