@@ -123,16 +123,10 @@ def reverse_engineer_triggers(
                 torch.randint(len(images), (batch_size,), generator=generator).to(device)
             ]
             mask, pattern = torch.sigmoid(mask_logit), torch.sigmoid(pattern_logit)
-            stamped = (1 - mask[:, None]) * batch[None] + (mask * pattern)[:, None]
-            logits = model(stamped.flatten(0, 1).contiguous(memory_format=torch.channels_last))
-            cross_entropy = (
-                F.cross_entropy(logits, targets, reduction="none")
-                .view(num_classes, batch_size)
-                .mean(1)
-            )
+            losses, logits = objective(model, batch, mask, pattern, cost)
             norms = mask.flatten(1).sum(1)
             optimizer.zero_grad(set_to_none=True)
-            (cross_entropy + cost * norms).sum().backward()
+            losses.sum().backward()
             optimizer.step()
             with torch.no_grad():
                 success = (logits.argmax(1) == targets).float().view(num_classes, batch_size).mean(
@@ -149,6 +143,29 @@ def reverse_engineer_triggers(
         for parameter, trainable in zip(model.parameters(), was_trainable):
             parameter.requires_grad_(trainable)
     return ReversedTriggers(best_masks, best_patterns, best_norms)
+
+
+def objective(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    patterns: torch.Tensor,
+    costs: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Neural Cleanse's loss for every label t at once: the mean cross-entropy toward t of the
+    images stamped with label t's trigger, plus costs[t] x |m_t|_1.
+
+    `images` are model inputs [B, C, H, W] in [0, 1], `masks` [K, 1, H, W], `patterns`
+    [K, C, H, W], `costs` [K]. Returns the losses [K] and the logits of the K x B stamped images.
+    """
+    num_classes, batch_size = len(masks), len(images)
+    stamped = (1 - masks[:, None]) * images[None] + (masks * patterns)[:, None]
+    logits = model(stamped.flatten(0, 1).contiguous(memory_format=torch.channels_last))
+    targets = torch.arange(num_classes, device=logits.device).repeat_interleave(batch_size)
+    cross_entropy = (
+        F.cross_entropy(logits, targets, reduction="none").view(num_classes, batch_size).mean(1)
+    )
+    return cross_entropy + costs * masks.flatten(1).sum(1), logits
 
 
 def _steer_cost(
