@@ -1,10 +1,10 @@
-"""Notebook 06's attack-by-defense matrix over several seeds, with its control column.
+"""Notebook 08's attack-by-defense matrix over several seeds, with its control column.
 
 For every seed: every defense on the clean model (the control) and on the model of each of
-the four attacks at notebook 06's defaults. Prints, per column, a seed table of the
+the four attacks at notebook 08's defaults. Prints, per column, a seed table of the
 figures; then how often each cell's verdict came out, and how often it lay near a
 threshold. Ends with the figures as JSON, also written to docs/results/attack_matrix.json,
-where notebook 06 reads the range of every cell over the seeds. Computes with one thread,
+where notebook 08 reads the range of every cell over the seeds. Computes with one thread,
 like the committed notebooks: about five minutes per seed whose models and results are not
 stored yet, on an idle machine.
 

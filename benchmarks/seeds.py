@@ -35,7 +35,7 @@ DOSES = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05]  # notebook 03's sweep, without
 
 def defense_report(attack: BadNets, train: ImageSet, test: ImageSet, seed: int) -> dict:
     """Activation clustering, Neural Cleanse (backdoored and clean model), STRIP, fine-tuning and
-    fine-pruning on one BadNets model, with notebook 05's settings."""
+    fine-pruning on one BadNets model, with notebook 06's settings."""
     training, target = TrainingConfig(seed=seed), attack.target_label
     poisoned = poisoned_training_set(attack, train, training)
     backdoored = train_attack(attack, train, training, progress=False).model

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from utils.experiments import RESULTS_DIR_VARIABLE
 
-# seconds; the slowest cell, notebook 06's matrix from an empty cache, took 125-149 in fresh test
-# runs (one thread per process)
+# seconds; the slowest cell, a matrix column of notebook 08 from an empty cache, stays under
+# a minute on two idle cores (benchmarks/notebook_resources.py)
 CELL_LIMIT = 600
 
 

@@ -92,9 +92,9 @@ def test_04_the_sticker_works_on_stop_signs_and_rarely_elsewhere():
     assert sizes["0.1"] < 0.5 < sizes["0.2"]  # half the size: the sticker fails
 
 
-@about("05_defenses")
+@about("05_finding_poisoned_samples")
 def test_05_activation_clustering_finds_the_poison_and_spectral_signatures_do_not():
-    result = figures("05_defenses")
+    result = figures("05_finding_poisoned_samples")
     assert result["ac_recall"] > 0.95 and 8 in result["ac_suspicious_labels"]
     # 35%: clean labels are called suspicious too
     assert len(result["ac_suspicious_labels_at_35"]) > 1
@@ -102,16 +102,16 @@ def test_05_activation_clustering_finds_the_poison_and_spectral_signatures_do_no
     assert result["ss_recall"] < 0.5
 
 
-@about("05_defenses")
-def test_05_neural_cleanse_finds_a_pixel_or_two_for_label_8_and_tens_for_a_clean_model():
-    result = figures("05_defenses")
+@about("06_trigger_search_and_repair")
+def test_06_neural_cleanse_finds_a_pixel_or_two_for_label_8_and_tens_for_a_clean_model():
+    result = figures("06_trigger_search_and_repair")
     assert result["nc_largest_label"] == 8
     assert result["nc_target_mask"] < 5 and result["nc_clean_model_smallest_mask"] > 10
 
 
-@about("05_defenses")
-def test_05_strip_catches_triggered_inputs_and_fine_pruning_removes_the_backdoor():
-    result = figures("05_defenses")
+@about("06_trigger_search_and_repair")
+def test_06_strip_catches_triggered_inputs_and_fine_pruning_removes_the_backdoor():
+    result = figures("06_trigger_search_and_repair")
     assert result["strip_far"] < 0.15 and result["strip_frr_held_out"] < 0.05
     assert result["asr_after_fine_tuning"] > 0.5  # fine-tuning alone fails
     assert result["asr_after_fine_pruning"] < 0.1  # fine-pruning works
@@ -120,9 +120,9 @@ def test_05_strip_catches_triggered_inputs_and_fine_pruning_removes_the_backdoor
     assert result["channel_pruning_end"]["attack_success_rate"] > 0.5
 
 
-@about("06_stealthier_backdoors")
-def test_06_the_attacks_have_the_same_budget_and_the_clean_label_ones_relabel_nothing():
-    result = figures("06_stealthier_backdoors")
+@about("07_stealthier_attacks")
+def test_07_the_attacks_have_the_same_budget_and_the_clean_label_ones_relabel_nothing():
+    result = figures("07_stealthier_attacks")
     for name in ("label-consistent", "SIG"):
         assert result["relabelled"][name] == 0
     for name in ("BadNets", "Blended"):
@@ -131,29 +131,29 @@ def test_06_the_attacks_have_the_same_budget_and_the_clean_label_ones_relabel_no
         assert 0.09 <= share <= 0.11, name
 
 
-@about("06_stealthier_backdoors")
-def test_06_every_backdoor_takes_at_little_cost_and_sig_needs_its_louder_signal():
-    result = figures("06_stealthier_backdoors")
-    matrix, clean = result["matrix"], result["clean_model_accuracy"]
+@about("07_stealthier_attacks")
+def test_07_every_backdoor_takes_at_little_cost_and_sig_needs_its_louder_signal():
+    result = figures("07_stealthier_attacks")
+    models, clean = result["figures"], result["clean_model_accuracy"]
     for name in result["poisoned_samples"]:
-        assert abs(clean - matrix[name]["clean_accuracy"]) < 0.005, name
-    assert matrix["Blended"]["attack_success_rate"] >= 0.9
-    assert matrix["label-consistent"]["attack_success_rate"] >= 0.6
+        assert abs(clean - models[name]["clean_accuracy"]) < 0.005, name
+    assert models["Blended"]["attack_success_rate"] >= 0.9
+    assert models["label-consistent"]["attack_success_rate"] >= 0.6
     assert (
-        matrix["SIG"]["attack_success_rate"] >= 0.5 > result["sig_asr_at_training_amplitude"] + 0.25
+        models["SIG"]["attack_success_rate"] >= 0.5 > result["sig_asr_at_training_amplitude"] + 0.25
     )
 
 
-@about("06_stealthier_backdoors")
-def test_06_pgd_makes_the_poisoned_eights_hard_and_the_backdoor_take():
-    result = figures("06_stealthier_backdoors")
+@about("07_stealthier_attacks")
+def test_07_pgd_makes_the_poisoned_eights_hard_and_the_backdoor_take():
+    result = figures("07_stealthier_attacks")
     assert result["still_eight_without_pgd"] >= 0.95 and result["still_eight_with_pgd"] <= 0.1
     assert result["no_pgd_asr"] < 0.25 and result["pgd_asr"] - result["no_pgd_asr"] > 0.3
 
 
-@about("06_stealthier_backdoors")
-def test_06_the_control_column_shows_what_each_defense_does_without_a_backdoor():
-    control = figures("06_stealthier_backdoors")["matrix"]["no attack"]
+@about("08_defense_matrix")
+def test_08_the_control_column_shows_what_each_defense_does_without_a_backdoor():
+    control = figures("08_defense_matrix")["matrix"]["no attack"]
     for defense in ("spectral_signatures", "spectre", "whitened_spectral"):
         assert abs(control[defense] - 0.15) < 0.002, defense  # 15% of every class, by design
     assert control["strip"] < 0.03  # about the 1% it was set for
@@ -161,9 +161,9 @@ def test_06_the_control_column_shows_what_each_defense_does_without_a_backdoor()
     assert control["fine_pruning"] < 0.005
 
 
-@about("06_stealthier_backdoors")
-def test_06_the_data_inspections_read_as_the_text_says():
-    matrix = figures("06_stealthier_backdoors")["matrix"]
+@about("08_defense_matrix")
+def test_08_the_data_inspections_read_as_the_text_says():
+    matrix = figures("08_defense_matrix")["matrix"]
     assert matrix["BadNets"]["activation_clustering"] > 0.95
     # no wrong label, still found
     assert matrix["label-consistent"]["activation_clustering"] > 0.8
@@ -177,9 +177,9 @@ def test_06_the_data_inspections_read_as_the_text_says():
     assert matrix["SIG"]["whitened_spectral"] > matrix["SIG"]["spectre"] + 0.2
 
 
-@about("06_stealthier_backdoors")
-def test_06_strip_neural_cleanse_and_fine_pruning_read_as_the_text_says():
-    matrix = figures("06_stealthier_backdoors")["matrix"]
+@about("08_defense_matrix")
+def test_08_strip_neural_cleanse_and_fine_pruning_read_as_the_text_says():
+    matrix = figures("08_defense_matrix")["matrix"]
     assert matrix["BadNets"]["strip"] > 0.85
     assert matrix["SIG"]["strip"] < matrix["BadNets"]["strip"] - 0.3
     # the target's mask is the smallest

@@ -43,10 +43,62 @@ def test_a_notebook_missing_from_the_list_is_refused(tmp_path, monkeypatch):
     (tmp_path / "contents.toml").write_text((ROOT / "notebooks" / "contents.toml").read_text())
     for notebook in (ROOT / "notebooks").glob("0[1-9]_*.ipynb"):
         (tmp_path / notebook.name).write_text("{}")
-    (tmp_path / "07_unlisted.ipynb").write_text("{}")
+    (tmp_path / "09_unlisted.ipynb").write_text("{}")
     monkeypatch.setattr(course_pages, "NOTEBOOKS", tmp_path)
-    with pytest.raises(SystemExit, match="07_unlisted"):
+    with pytest.raises(SystemExit, match="09_unlisted"):
         course_pages.course()
+
+
+def test_every_lesson_fits_a_fifty_minute_class_by_the_guides_rule():
+    """The rule of docs/site/instructor.md: reading, figures and tables, exercises and the
+    measured running time (docs/results/notebook_resources.json, benchmarks/
+    notebook_resources.py) add up to at most one class."""
+    for entry in course_pages.course():
+        time = course_pages.lesson_time(entry)
+        assert time.running_seconds is not None, (
+            f"{entry.file} has no measured running time: run benchmarks/notebook_resources.py"
+        )
+        print(f"{entry.file}: {time.minutes:.1f} min ({time})")
+        assert time.minutes <= course_pages.LESSON_MINUTES, (entry.file, time)
+
+
+def test_no_cell_makes_a_class_wait_more_than_a_minute():
+    measured = json.loads(course_pages.RESOURCES.read_text())["notebooks"]
+    for entry in course_pages.course():
+        assert measured[entry.file]["slowest_cell_seconds"] <= 60, (
+            entry.file,
+            measured[entry.file],
+        )
+
+
+def test_the_rule_counts_words_sights_and_exercises():
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "markdown",
+                "metadata": {},
+                "source": ["one two three\n", "| a |\n|---|"],
+            },
+            {"cell_type": "markdown", "metadata": {}, "source": ["## Exercises\n\n1. x\n2. y"]},
+            {"cell_type": "markdown", "metadata": {"tags": ["solution"]}, "source": ["not read"]},
+            {"cell_type": "code", "metadata": {"keep_output": False}, "outputs": [], "source": []},
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "source": [],
+                "outputs": [
+                    {"output_type": "display_data", "data": {"image/png": ""}},
+                    {"output_type": "stream", "text": ["a\nb\nc\nd\n"]},
+                    {"output_type": "stream", "text": ["short\n"]},
+                ],
+            },
+        ]
+    }
+    assert course_pages.student_words(notebook) == 13  # every whitespace-separated token
+    assert course_pages.sights(notebook) == 4  # the table, the panel, the figure, the printout
+    assert course_pages.exercises(notebook) == 2
+    time = course_pages.LessonTime(words=240, sights=4, exercises=2, running_seconds=120)
+    assert time.minutes == 2 + 4 + 10 + 2
 
 
 def test_a_page_without_its_markers_is_refused():

@@ -70,6 +70,42 @@ def test_the_notebooks_are_stored_without_timestamps_widget_state_or_panel_outpu
 
 
 @pytest.mark.parametrize("path", STORED, ids=lambda p: p.stem)
+def test_every_code_line_fits_in_100_characters(path):
+    """ruff checks the Python; this also covers shell lines and magics."""
+    long = [
+        (index, line)
+        for index, cell in enumerate(cells(path))
+        if cell["cell_type"] == "code"
+        for line in source(cell).splitlines()
+        if len(line) > 100
+    ]
+    assert not long, long
+
+
+DEFENSE_LESSONS = [
+    "05_finding_poisoned_samples",
+    "06_trigger_search_and_repair",
+    "08_defense_matrix",
+]
+
+
+@pytest.mark.parametrize("name", [*DEFENSE_LESSONS, "07_stealthier_attacks"])
+def test_a_lesson_on_methods_lets_students_build_one_and_checks_it_against_the_lab(name):
+    """Each "Build it yourself" section is followed by a code cell that defines the student's
+    function and asserts it equal to the lab's (utils)."""
+    notebook = cells(NOTEBOOKS / f"{name}.ipynb")
+    built = [
+        notebook[index + 1]
+        for index, cell in enumerate(notebook)
+        if cell["cell_type"] == "markdown" and "### Build it yourself" in source(cell)
+    ]
+    assert built, f"{name} has no 'Build it yourself' section"
+    for cell in built:
+        assert cell["cell_type"] == "code" and "def " in source(cell), source(cell)[:80]
+        assert "assert " in source(cell), source(cell)[:80]
+
+
+@pytest.mark.parametrize("path", STORED, ids=lambda p: p.stem)
 def test_a_stored_notebook_stays_under_400_kb(path):
     assert path.stat().st_size < 400_000, f"{path.name}: {path.stat().st_size:,} bytes"
 

@@ -1,7 +1,7 @@
 """The papermill sweep: the grid is checked first, failures are kept apart, finished runs are not
 repeated; a real local Dask cluster gives the probe notebook's figures, and shards the same table
-as one local run; results aggregate over seeds; notebook 05 runs against another attack, as a
-sweep over attacks runs it."""
+as one local run; results aggregate over seeds; notebooks 05 and 06 run against another attack,
+as a sweep over attacks runs them."""
 
 import csv
 import importlib
@@ -299,32 +299,32 @@ def test_a_notebook_on_a_dask_worker_runs_without_the_nannys_memory_and_thread_s
     assert fake.env["BACKDOOR_LAB_THREADS"] == "1" and fake.env["PATH"] == os.environ["PATH"]
 
 
-def test_notebook_05_runs_its_defenses_against_another_attack(tmp_path):
-    """The sweep over attacks: notebook 05 with the blended attack and a small defender's budget."""
-    results = tmp_path / "05_blended.json"
-    run_papermill(
-        POISONING.parent / "05_defenses.ipynb",
-        tmp_path / "05_blended.ipynb",
-        "-p",
-        "attack",
-        "blended",
-        "-p",
-        "reserve_size",
-        "2000",
-        "-p",
-        "cleanse_steps",
-        "40",
-        "-p",
-        "strip_inputs",
-        "400",
-        "-p",
-        "strip_blends",
-        "8",
-        "-p",
-        "results_path",
-        str(results),
-    )
-    result = json.loads(results.read_text())
-    assert result["attack"] == "blended" and result["asr_before"] > 0.9
-    # no small cluster among the 8s (notebook 06)
-    assert 8 not in result["ac_suspicious_labels"]
+def test_notebooks_05_and_06_run_their_defenses_against_another_attack(tmp_path):
+    """The sweep over attacks: notebooks 05 and 06 with the blended attack, 06 with a small
+    defender's budget."""
+    small_budget = {"reserve_size": 2000, "cleanse_steps": 40, "strip_inputs": 400}
+    results = {}
+    for notebook, budget in (
+        ("05_finding_poisoned_samples", {}),
+        ("06_trigger_search_and_repair", small_budget),
+    ):
+        results[notebook] = tmp_path / f"{notebook}.json"
+        options = [
+            option
+            for name, value in {
+                "attack": "blended",
+                **budget,
+                "results_path": results[notebook],
+            }.items()
+            for option in ("-p", name, str(value))
+        ]
+        run_papermill(
+            POISONING.parent / f"{notebook}.ipynb", tmp_path / f"{notebook}.ipynb", *options
+        )
+    data = json.loads(results["05_finding_poisoned_samples"].read_text())
+    assert data["attack"] == "blended" and data["asr_before"] > 0.9
+    # no small cluster among the 8s (notebook 08)
+    assert 8 not in data["ac_suspicious_labels"]
+    repair = json.loads(results["06_trigger_search_and_repair"].read_text())
+    assert repair["attack"] == "blended" and repair["asr_before"] > 0.9
+    assert repair["asr_after_fine_pruning"] < repair["asr_before"]

@@ -38,7 +38,11 @@ RESOURCES = ROOT / "docs" / "results" / "notebook_resources.json"
 REPOSITORY = "backdoor-lab/backdoor-lab"
 COLAB = f"https://colab.research.google.com/github/{REPOSITORY}/blob/main/notebooks"
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
-WORDS_PER_MINUTE = 150  # reading speed of the instructor guide's time table
+# The rule of the instructor guide's time table: a lesson's minutes in class
+WORDS_PER_MINUTE = 120  # reading technical text
+MINUTES_PER_SIGHT = 1  # looking at a figure, a table or a panel
+MINUTES_PER_EXERCISE = 5
+LESSON_MINUTES = 50  # one class
 
 SETUP_CELL = f"""\
 import sys
@@ -59,7 +63,6 @@ class Notebook:
     title: str
     summary: str
     prerequisites: str
-    class_minutes: int
 
     @property
     def number(self) -> str:
@@ -110,27 +113,109 @@ def prerequisite_table(notebooks: list[Notebook]) -> str:
     return "\n".join(["| notebook | what helps to know beforehand |", "| --- | --- |", *rows])
 
 
+def student_cells(notebook: dict) -> list[dict]:
+    """The cells a class goes through: solutions left out."""
+    return [c for c in notebook["cells"] if "solution" not in c["metadata"].get("tags", [])]
+
+
 def student_words(notebook: dict) -> int:
     """Words of text a student reads: the markdown cells, solutions left out."""
     return sum(
         len("".join(cell["source"]).split())
-        for cell in notebook["cells"]
-        if cell["cell_type"] == "markdown" and "solution" not in cell["metadata"].get("tags", [])
+        for cell in student_cells(notebook)
+        if cell["cell_type"] == "markdown"
     )
 
 
-def time_table(notebooks: list[Notebook]) -> str:
+def sights(notebook: dict) -> int:
+    """What a class stops to look at: every figure in the stored outputs, every Markdown table,
+    every printed output of four lines or more (a table), every panel (cells whose output is
+    not stored, `keep_output: false`). Solutions left out."""
+    count = 0
+    for cell in student_cells(notebook):
+        text = "".join(cell["source"])
+        if cell["cell_type"] == "markdown":
+            count += len(re.findall(r"^\|\s*---", text, flags=re.MULTILINE))
+            continue
+        count += cell["metadata"].get("keep_output") is False
+        for output in cell.get("outputs", []):
+            count += any(kind.startswith("image/") for kind in output.get("data", {}))
+            count += "".join(output.get("text", "")).count("\n") >= 4
+    return count
+
+
+def exercises(notebook: dict) -> int:
+    """The numbered items under the notebook's `## Exercises` heading."""
+    text = "".join(
+        "".join(c["source"]) for c in student_cells(notebook) if c["cell_type"] == "markdown"
+    )
+    if "## Exercises" not in text:
+        return 0
+    listed = text[text.index("## Exercises") :]
+    return len(re.findall(r"^\d+\. ", listed, flags=re.MULTILINE))
+
+
+@dataclass(frozen=True)
+class LessonTime:
+    words: int
+    sights: int
+    exercises: int
+    running_seconds: float | None  # from an empty cache on two idle cores; None: not measured
+
+    @property
+    def minutes(self) -> float | None:
+        if self.running_seconds is None:
+            return None
+        return (
+            self.words / WORDS_PER_MINUTE
+            + self.sights * MINUTES_PER_SIGHT
+            + self.exercises * MINUTES_PER_EXERCISE
+            + self.running_seconds / 60
+        )
+
+
+def lesson_time(entry: Notebook) -> LessonTime:
+    notebook = json.loads(entry.path.read_text())
     measured = json.loads(RESOURCES.read_text())["notebooks"] if RESOURCES.exists() else {}
+    seconds = measured[entry.file]["seconds"] if entry.file in measured else None
+    return LessonTime(student_words(notebook), sights(notebook), exercises(notebook), seconds)
+
+
+def time_table(notebooks: list[Notebook]) -> str:
     rows = []
     for n in notebooks:
-        words = student_words(json.loads(n.path.read_text()))
-        running = f"{measured[n.file]['seconds']:.0f} s" if n.file in measured else "not measured"
-        rows.append(
-            f"| {n.number} · {n.title} | {words:,} | "
-            f"{round(words / WORDS_PER_MINUTE)} min | {running} | {n.class_minutes} min |"
+        time = lesson_time(n)
+        running = (
+            "not measured" if time.running_seconds is None else f"{time.running_seconds:.0f} s"
         )
-    header = "| notebook | words | reading | running (empty cache) | in class |"
-    return "\n".join([header, "| --- | --- | --- | --- | --- |", *rows])
+        total = "?" if time.minutes is None else f"**{time.minutes:.0f} min**"
+        rows.append(
+            f"| {n.number} · {n.title} | "
+            f"{time.words:,} ({time.words / WORDS_PER_MINUTE:.0f} min) | "
+            f"{time.sights} | {time.exercises} | {running} | {total} |"
+        )
+    header = "| lesson | words (reading) | figures and tables | exercises | running | in class |"
+    return "\n".join([header, "| --- | --- | --- | --- | --- | --- |", *rows])
+
+
+def plan(notebooks: list[Notebook], minutes: int, before: int = 0) -> str:
+    """The lessons, in order from the `before`-th, that fit whole into `minutes`, with their
+    start times; the ones before as homework before class, the rest as later classes."""
+    rows, clock, later = [], 0.0, []
+    for n in notebooks[before:]:
+        needed = lesson_time(n).minutes
+        if needed is not None and not later and clock + needed <= minutes:
+            rows.append(f"| {clock:.0f}-{clock + needed:.0f} | {n.number} · {n.title} |")
+            clock += needed
+        else:
+            later.append(n.number)
+    lines = ["| minutes | lesson |", "| --- | --- |"]
+    if before:
+        lines.append(f"| before class | {', '.join(n.number for n in notebooks[:before])} |")
+    lines += [*rows, f"| {clock:.0f}-{minutes} | questions, a break |"]
+    if later:
+        lines.append(f"| later classes | {', '.join(later)} |")
+    return "\n".join(lines)
 
 
 def glossary_markdown() -> str:
@@ -229,9 +314,9 @@ def pages(notebooks: list[Notebook]) -> dict[Path, str]:
     wanted[README] = replace_block(
         README.read_text(), "notebooks", notebook_table(notebooks, "notebooks/"), "README.md"
     )
-    wanted[GUIDE] = replace_block(
-        GUIDE.read_text(), "times", time_table(notebooks), "docs/site/instructor.md"
-    )
+    guide = replace_block(GUIDE.read_text(), "times", time_table(notebooks), "instructor.md")
+    guide = replace_block(guide, "class-90", plan(notebooks, 90, before=1), "instructor.md")
+    wanted[GUIDE] = replace_block(guide, "workshop-180", plan(notebooks, 180), "instructor.md")
     wanted[TOC] = toc(notebooks)
     return wanted
 

@@ -125,7 +125,7 @@ def defenses(seeds: dict) -> str:
 
 
 def matrix(runs: dict) -> str:
-    """Each figure of notebook 06's matrix as its range over the seeds, rows named as there."""
+    """Each figure of notebook 08's matrix as its range over the seeds, rows named as there."""
     attacks = list(runs["ranges"])
     rows = []
     for key in runs["ranges"][attacks[0]]:
@@ -220,19 +220,19 @@ def page() -> str:
                 },
             ),
             "",
-            "## Defenses against BadNets (notebook 05)\n",
+            "## Defenses against BadNets (notebooks 05 and 06)\n",
             defenses(seeds),
             "",
             "Written by `make seeds` (`benchmarks/seeds.py`).\n",
         ]
     if runs:
         parts += [
-            "## Every defense against every attack (notebook 06)\n",
+            "## Every defense against every attack (notebook 08)\n",
             "The range over seeds "
             f"{', '.join(map(str, runs['seeds']))} of each figure of the matrix; "
             "`no attack` is the control column (the clean model). The matrix runs every defense "
             f"with its own budgets ({runs['settings']}), so its figures for BadNets differ "
-            "from notebook 05's above. Written by `benchmarks/attack_matrix.py`.\n",
+            "from notebook 06's above. Written by `benchmarks/attack_matrix.py`.\n",
             matrix(runs),
             "",
         ]

@@ -53,7 +53,7 @@ def named(key: str, **settings) -> Attack:
 
 
 def by_name() -> dict[str, Attack]:
-    """Every attack at its defaults, under its name in tables: notebook 06's matrix columns."""
+    """Every attack at its defaults, under its name in tables: notebook 08's matrix columns."""
     return {kind.default().name: kind.default() for kind in ATTACKS.values()}
 
 

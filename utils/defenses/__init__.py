@@ -8,5 +8,5 @@
 - `strip`: catching triggered inputs at run time
 - `fine_pruning`: removing the backdoor by pruning dormant neurons and fine-tuning
 - `matrix`: every defense against one attack and on a clean model, and the verdict rule of
-  notebook 06's matrix
+  notebook 08's matrix
 """

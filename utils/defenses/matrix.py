@@ -73,7 +73,7 @@ MARGINS = {"rate": 0.05, "index": 0.3, "cost": 0.005}  # how close to a threshol
 
 @dataclass(frozen=True)
 class DefenseSettings:
-    """The defender's budget, as in notebook 05."""
+    """The defender's budget, as in notebook 06."""
 
     reserve_size: int = 6000  # clean training images the defender trusts
     poison_bound: float = 0.1  # spectral methods: the largest share of a class thought poisoned
