@@ -198,13 +198,14 @@ def time_table(notebooks: list[Notebook]) -> str:
     return "\n".join([header, "| --- | --- | --- | --- | --- | --- |", *rows])
 
 
-def plan(notebooks: list[Notebook], minutes: int, before: int = 0) -> str:
-    """The lessons, in order from the `before`-th, that fit whole into `minutes`, with their
-    start times; the ones before as homework before class, the rest as later classes."""
+def plan(notebooks: list[Notebook], minutes: int, pause: int, before: int = 0) -> str:
+    """The lessons, in order from the `before`-th, that fit whole into `minutes` with `pause`
+    minutes left for questions and a break, with their start times; the ones before as
+    homework before class, the rest as later classes."""
     rows, clock, later = [], 0.0, []
     for n in notebooks[before:]:
         needed = lesson_time(n).minutes
-        if needed is not None and not later and clock + needed <= minutes:
+        if needed is not None and not later and clock + needed <= minutes - pause:
             rows.append(f"| {clock:.0f}-{clock + needed:.0f} | {n.number} · {n.title} |")
             clock += needed
         else:
@@ -315,8 +316,12 @@ def pages(notebooks: list[Notebook]) -> dict[Path, str]:
         README.read_text(), "notebooks", notebook_table(notebooks, "notebooks/"), "README.md"
     )
     guide = replace_block(GUIDE.read_text(), "times", time_table(notebooks), "instructor.md")
-    guide = replace_block(guide, "class-90", plan(notebooks, 90, before=1), "instructor.md")
-    wanted[GUIDE] = replace_block(guide, "workshop-180", plan(notebooks, 180), "instructor.md")
+    guide = replace_block(
+        guide, "class-90", plan(notebooks, 90, pause=10, before=1), "instructor.md"
+    )
+    wanted[GUIDE] = replace_block(
+        guide, "workshop-180", plan(notebooks, 180, pause=15), "instructor.md"
+    )
     wanted[TOC] = toc(notebooks)
     return wanted
 
