@@ -48,10 +48,12 @@ def settings() -> dict[str, dict[str, str]]:
     return chosen
 
 
-def run_notebooks(seed: int, environment: dict[str, str], folder: Path) -> list[str]:
-    """Execute every notebook with `seed` into `folder`; return the failures, one line each."""
+def run_notebooks(
+    seed: int, environment: dict[str, str], folder: Path, notebooks: list[Path] = NOTEBOOKS
+) -> list[str]:
+    """Execute `notebooks` with `seed` into `folder`; return the failures, one line each."""
     failures = []
-    for notebook in NOTEBOOKS:
+    for notebook in notebooks:
         done = subprocess.run(
             [
                 sys.executable,
