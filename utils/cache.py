@@ -97,8 +97,8 @@ def load_record(path: Path, check=lambda record: None) -> dict | None:
 
 def fingerprint(*parts) -> str:
     """A short hash of `parts` with torch's version: tensors and models by content, modules by
-    their code (its syntax tree: a comment or a reformatted line changes nothing), dataclasses by
-    their fields, containers item by item, anything else by repr."""
+    their code (its syntax tree: a comment, a docstring or a reformatted line changes nothing),
+    dataclasses by their fields, containers item by item, anything else by repr."""
     digest = hashlib.sha256(torch.__version__.encode())
 
     def feed(part) -> None:
@@ -109,7 +109,7 @@ def fingerprint(*parts) -> str:
         elif isinstance(part, torch.nn.Module):
             feed((type(part).__qualname__, part.state_dict()))
         elif isinstance(part, types.ModuleType):  # its code: comments and layout do not count
-            digest.update(ast.dump(ast.parse(inspect.getsource(part))).encode())
+            digest.update(code_tree(part).encode())
         elif dataclasses.is_dataclass(part) and not isinstance(part, type):
             feed(
                 (
@@ -131,6 +131,18 @@ def fingerprint(*parts) -> str:
 
     feed(parts)
     return digest.hexdigest()[:20]
+
+
+def code_tree(module: types.ModuleType) -> str:
+    """What a module's code does: its syntax tree without comments, layout or docstrings."""
+    tree = ast.parse(inspect.getsource(module))
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                if isinstance(first.value.value, str):
+                    node.body = node.body[1:] or [ast.Pass()]
+    return ast.dump(tree)
 
 
 def code_of(module_name: str) -> list[types.ModuleType]:
