@@ -1,7 +1,7 @@
 """The range over seeds 0, 1 and 2 of every figure the notebooks' solutions compute.
 
-Runs every notebook headless (papermill) with its default settings for each seed, with one
-thread as the committed notebooks were executed, two seeds at a time on two cores, sharing
+Runs every notebook headless (papermill) with its default settings for each seed, with the
+thread count the committed notebooks were executed with, two seeds at a time on two cores, sharing
 the model cache. Each solution cell records its figures (utils.solutions); this script
 collects them into docs/results/solutions.json, from which every solution cell prints its
 figure's range beside its own. About twenty minutes on two idle cores with seed 0's models
@@ -24,15 +24,20 @@ import torch
 from claims import NOTEBOOKS, run_notebooks
 
 from utils.experiments import RESULTS_DIR_VARIABLE
+from utils.runtime import REFERENCE_THREADS, THREADS_VARIABLE
+from utils.seeds import RESULTS_DIR
+from utils.solutions import SOLUTION_RANGES
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "docs" / "results" / "solutions.json"
+RESULTS = RESULTS_DIR / f"{SOLUTION_RANGES}.json"
 SEEDS = (0, 1, 2)
 
 
 def run_seed(seed: int, folder: Path, notebooks: list[Path]) -> dict[str, dict]:
     """`notebooks` with `seed`: what their solutions recorded, by notebook."""
-    environment = dict(os.environ, BACKDOOR_LAB_THREADS="1", **{RESULTS_DIR_VARIABLE: str(folder)})
+    environment = dict(
+        os.environ, **{THREADS_VARIABLE: str(REFERENCE_THREADS), RESULTS_DIR_VARIABLE: str(folder)}
+    )
     failures = run_notebooks(seed, environment, folder, notebooks)
     if failures:
         raise SystemExit(f"seed {seed}: " + "; ".join(failures))
@@ -54,11 +59,9 @@ def main() -> None:
         with ThreadPoolExecutor(max_workers=2) as pool:
             runs = dict(zip(SEEDS, pool.map(run_seed, SEEDS, folders, [chosen] * len(SEEDS))))
     kept = json.loads(RESULTS.read_text())["notebooks"] if RESULTS.exists() else {}
-    ranges: dict[str, dict] = {
-        name: solutions
-        for name, solutions in kept.items()
-        if ROOT / "notebooks" / f"{name}.ipynb" not in chosen
-    }
+    # the notebooks not run this time keep their ranges; a notebook gone from the course loses them
+    not_run = {path.stem for path in NOTEBOOKS} - {path.stem for path in chosen}
+    ranges: dict[str, dict] = {name: kept[name] for name in sorted(not_run) if name in kept}
     for seed, notebooks in runs.items():
         for notebook, solutions in notebooks.items():
             for solution, figures in solutions.items():
@@ -76,7 +79,7 @@ def main() -> None:
         json.dumps(
             {
                 "seeds": list(SEEDS),
-                "threads": 1,
+                "threads": REFERENCE_THREADS,
                 "torch": torch.__version__,
                 "cpu": torch.backends.cpu.get_cpu_capability(),
                 "notebooks": ranges,

@@ -27,7 +27,7 @@ def small_train(mnist_train):
 
 @pytest.fixture(scope="session")
 def lab_backdoor(mnist_train):
-    """The models and poisoned set of notebooks 02, 03 and 05 (from the model cache when there)."""
+    """The models and poisoned set of notebooks 02, 03 and 06 (from the model cache when there)."""
     attack = BadNets()
     poisoned = poisoned_training_set(attack, mnist_train)
     return {

@@ -96,7 +96,7 @@ def test_the_rule_counts_words_sights_and_exercises():
     }
     assert course_pages.student_words(notebook) == 13  # every whitespace-separated token
     assert course_pages.sights(notebook) == 4  # the table, the panel, the figure, the printout
-    assert course_pages.exercises(notebook) == 2
+    assert course_pages.exercise_numbers(notebook) == [1, 2]
     time = course_pages.LessonTime(words=240, sights=4, exercises=2, running_seconds=120)
     assert time.minutes == 2 + 4 + 10 + 2
 

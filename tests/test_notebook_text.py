@@ -12,6 +12,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+import course_pages  # noqa: E402  (tools/ is not a package)
+
 NOTEBOOKS = ROOT / "notebooks"
 CHAPTERS = sorted(NOTEBOOKS.glob("0[1-9]_*.ipynb"))
 STORED = [*sorted(NOTEBOOKS.glob("*.ipynb")), *sorted((ROOT / "demo").glob("*.ipynb"))]
@@ -40,9 +44,7 @@ PRECISE_PERCENT = r"(?<![\d.])\d+\.\d+%"  # 97.75% only
 
 
 def exercise_numbers(path):
-    text = next(source(c) for c in cells(path) if "## Exercises" in source(c))
-    exercises = text[text.index("## Exercises") :]
-    return [int(n) for n in re.findall(r"^(\d+)\. ", exercises, flags=re.MULTILINE)]
+    return course_pages.exercise_numbers(json.loads(path.read_text()))
 
 
 def test_there_are_chapters_to_check():
@@ -103,6 +105,35 @@ def test_a_lesson_on_methods_lets_students_build_one_and_checks_it_against_the_l
     for cell in built:
         assert cell["cell_type"] == "code" and "def " in source(cell), source(cell)[:80]
         assert "assert " in source(cell), source(cell)[:80]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_setup_and_results_cells_are_collapsed_and_left_off_the_site(path):
+    notebook = cells(path)
+    (parameters,) = [
+        i for i, c in enumerate(notebook) if "parameters" in c["metadata"].get("tags", [])
+    ]
+    results = [c for c in notebook if source(c).startswith("# the key figures as JSON")]
+    assert len(results) == 1, f"{path.name}: one results cell"
+    for cell in (notebook[parameters + 1], results[0]):
+        assert cell["metadata"].get("jupyter") == {"source_hidden": True}, source(cell)[:60]
+        assert "remove-cell" in cell["metadata"].get("tags", []), source(cell)[:60]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_solution_records_its_figures_under_its_own_notebook(path):
+    named = [
+        re.search(r'solution_figures\(\s*"([^"]+)",\s*(\d+)', source(cell))
+        for cell in cells(path)
+        if "solution_figures(" in source(cell)
+    ]
+    for match in named:
+        assert match and match.group(1) == path.stem, (path.name, match and match.group(0))
+        number = int(match.group(2))
+        assert any(
+            source(c).startswith(f"# Solution {number}") and match.group(0) in source(c)
+            for c in cells(path)
+        ), (path.name, number)
 
 
 @pytest.mark.parametrize("path", STORED, ids=lambda p: p.stem)

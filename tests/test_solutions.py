@@ -11,7 +11,10 @@ from utils.experiments import RESULTS_DIR_VARIABLE
 def test_a_solution_records_its_figures_and_prints_their_range(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(RESULTS_DIR_VARIABLE, str(tmp_path / "run"))
     (tmp_path / "run").mkdir()
-    measured = {"notebooks": {"07_x": {"1": {"ASR": {"0": 0.25, "1": 0.31, "2": 0.2}}}}}
+    measured = {
+        "seeds": [0, 1, 2],
+        "notebooks": {"07_x": {"1": {"ASR": {"0": 0.25, "1": 0.31, "2": 0.2}}}},
+    }
     (tmp_path / "solutions.json").write_text(json.dumps(measured))
     monkeypatch.setattr(seeds, "RESULTS_DIR", tmp_path)
 

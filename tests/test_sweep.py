@@ -323,7 +323,7 @@ def test_notebooks_05_and_06_run_their_defenses_against_another_attack(tmp_path)
         )
     data = json.loads(results["05_finding_poisoned_samples"].read_text())
     assert data["attack"] == "blended" and data["asr_before"] > 0.9
-    # no small cluster among the 8s (notebook 08)
+    # with seed 0, no small cluster among the 8s (other seeds can have one: notebook 08)
     assert 8 not in data["ac_suspicious_labels"]
     repair = json.loads(results["06_trigger_search_and_repair"].read_text())
     assert repair["attack"] == "blended" and repair["asr_before"] > 0.9

@@ -5,8 +5,10 @@ notebooks/contents.toml lists the notebooks in reading order. From it this scrip
   at the end (last cell) and the setup cell (the one after the `parameters` cell);
 - in notebooks/00_index.ipynb: the table of notebooks, what to know before each, and the
   glossary (from docs/site/glossary.md, the one glossary);
-- the README's table of notebooks, the instructor guide's time table and the website's table of
-  contents (docs/site/_toc.yml).
+- the README's table of notebooks, the instructor guide's time table (each lesson's minutes
+  by the guide's rule, with docs/results/notebook_resources.json's running times) and its
+  plans for a 90-minute class and a 3-hour workshop, and the website's table of contents
+  (docs/site/_toc.yml).
 
     python tools/course_pages.py           # write them (make pages)
     python tools/course_pages.py --check   # list what is out of date; exit 1 if anything is
@@ -129,7 +131,7 @@ def student_words(notebook: dict) -> int:
 
 def sights(notebook: dict) -> int:
     """What a class stops to look at: every figure in the stored outputs, every Markdown table,
-    every printed output of four lines or more (a table), every panel (cells whose output is
+    every cell that prints four lines or more (a table), every panel (cells whose output is
     not stored, `keep_output: false`). Solutions left out."""
     count = 0
     for cell in student_cells(notebook):
@@ -137,22 +139,24 @@ def sights(notebook: dict) -> int:
         if cell["cell_type"] == "markdown":
             count += len(re.findall(r"^\|\s*---", text, flags=re.MULTILINE))
             continue
+        outputs = cell.get("outputs", [])
+        printed = "".join(
+            "".join(o.get("text", "")) for o in outputs if o["output_type"] == "stream"
+        )
         count += cell["metadata"].get("keep_output") is False
-        for output in cell.get("outputs", []):
-            count += any(kind.startswith("image/") for kind in output.get("data", {}))
-            count += "".join(output.get("text", "")).count("\n") >= 4
+        count += sum(any(kind.startswith("image/") for kind in o.get("data", {})) for o in outputs)
+        count += printed.count("\n") >= 4
     return count
 
 
-def exercises(notebook: dict) -> int:
-    """The numbered items under the notebook's `## Exercises` heading."""
-    text = "".join(
-        "".join(c["source"]) for c in student_cells(notebook) if c["cell_type"] == "markdown"
-    )
-    if "## Exercises" not in text:
-        return 0
-    listed = text[text.index("## Exercises") :]
-    return len(re.findall(r"^\d+\. ", listed, flags=re.MULTILINE))
+def exercise_numbers(notebook: dict) -> list[int]:
+    """The numbers of the exercises listed under the `## Exercises` heading (in its cell)."""
+    for cell in student_cells(notebook):
+        text = "".join(cell["source"])
+        if cell["cell_type"] == "markdown" and "## Exercises" in text:
+            listed = text[text.index("## Exercises") :]
+            return [int(n) for n in re.findall(r"^(\d+)\. ", listed, flags=re.MULTILINE)]
+    return []
 
 
 @dataclass(frozen=True)
@@ -178,7 +182,8 @@ def lesson_time(entry: Notebook) -> LessonTime:
     notebook = json.loads(entry.path.read_text())
     measured = json.loads(RESOURCES.read_text())["notebooks"] if RESOURCES.exists() else {}
     seconds = measured[entry.file]["seconds"] if entry.file in measured else None
-    return LessonTime(student_words(notebook), sights(notebook), exercises(notebook), seconds)
+    exercises = len(exercise_numbers(notebook))
+    return LessonTime(student_words(notebook), sights(notebook), exercises, seconds)
 
 
 def time_table(notebooks: list[Notebook]) -> str:
@@ -209,7 +214,7 @@ def plan(notebooks: list[Notebook], minutes: int, pause: int, before: int = 0) -
             rows.append(f"| {clock:.0f}-{clock + needed:.0f} | {n.number} · {n.title} |")
             clock += needed
         else:
-            later.append(n.number)
+            later.append(n.number + (" (running time not measured)" if needed is None else ""))
     lines = ["| minutes | lesson |", "| --- | --- |"]
     if before:
         lines.append(f"| before class | {', '.join(n.number for n in notebooks[:before])} |")

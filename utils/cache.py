@@ -108,7 +108,7 @@ def fingerprint(*parts) -> str:
             digest.update(flat.view(torch.uint8).numpy().tobytes())
         elif isinstance(part, torch.nn.Module):
             feed((type(part).__qualname__, part.state_dict()))
-        elif isinstance(part, types.ModuleType):  # its code: comments and layout do not count
+        elif isinstance(part, types.ModuleType):  # its code: comments, docstrings, layout do not
             digest.update(code_tree(part).encode())
         elif dataclasses.is_dataclass(part) and not isinstance(part, type):
             feed(

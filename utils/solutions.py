@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from .experiments import RESULTS_DIR_VARIABLE
 from .seeds import benchmark_results
 
-RANGES = "solutions"  # docs/results/solutions.json
+SOLUTION_RANGES = "solutions"  # docs/results/solutions.json
 
 
 def solution_figures(
@@ -27,15 +28,16 @@ def solution_figures(
     if not figures:
         raise ValueError("a solution records at least one figure")
     record(notebook, solution, figures)
-    measured = (benchmark_results(RANGES) or {}).get("notebooks", {})
-    seeds = measured.get(notebook, {}).get(str(solution), {})
+    measured = benchmark_results(SOLUTION_RANGES) or {}
+    by_name = measured.get("notebooks", {}).get(notebook, {}).get(str(solution), {})
+    seeds = measured.get("seeds", [])
     lines = []
     for name, value in figures.items():
-        values = seeds.get(name, {}).values()
+        values = by_name.get(name, {}).values()
         spread = (
-            f"seeds 0-2 at the default settings: {form.format(min(values))} to "
-            f"{form.format(max(values))}"
-            if values
+            f"seeds {seeds[0]}-{seeds[-1]} at the default settings: {form.format(min(values))} "
+            f"to {form.format(max(values))}"
+            if values and seeds
             else "its range over seeds is not measured yet"
         )
         lines.append(f"{name}: {form.format(value)} in this run ({spread})")
@@ -44,6 +46,9 @@ def solution_figures(
 
 
 def record(notebook: str, solution: int, figures: dict[str, float]) -> Path | None:
+    """Add `figures` to what the notebook's solutions recorded in this run, in
+    $BACKDOOR_LAB_RESULTS_DIR/<notebook>.solutions.json (written whole: a kernel stopped midway
+    leaves the previous file). Without that variable, record nothing."""
     folder = os.environ.get(RESULTS_DIR_VARIABLE)
     if not folder:
         return None
@@ -52,5 +57,7 @@ def record(notebook: str, solution: int, figures: dict[str, float]) -> Path | No
     recorded.setdefault(str(solution), {}).update(
         {name: float(value) for name, value in figures.items()}
     )
-    path.write_text(json.dumps(recorded, indent=1, sort_keys=True))
+    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".partial", delete=False) as partial:
+        partial.write(json.dumps(recorded, indent=1, sort_keys=True))
+    os.replace(partial.name, path)
     return path

@@ -2,7 +2,7 @@
 
 - `base`: what every attack does (poison a training set, stamp a test input), and
   training, caching and measuring a model of any attack
-- `badnets`: a visible trigger patch and the target label (Gu et al., 2017; notebooks 02-05),
+- `badnets`: a visible trigger patch and the target label (Gu et al., 2017; notebooks 02-06),
   and the clean model (BadNets without poison)
 - `blended`: a faint full-image pattern mixed into the image (Chen et al., 2017)
 - `label_consistent`: clean-label poison, made hard to learn with PGD (Turner et al., 2019)

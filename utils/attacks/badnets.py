@@ -1,7 +1,7 @@
 """BadNets (Gu et al., 2017): a visible trigger patch on a share of the training set, relabelled as
 the target.
 
-The attack of notebooks 02-05 and of the article. With poison_rate=0 it poisons nothing:
+The attack of notebooks 02-06 and of the article. With poison_rate=0 it poisons nothing:
 that is the clean model every attack is compared with (train_clean).
 """
 

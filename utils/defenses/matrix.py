@@ -39,29 +39,64 @@ from .whitened_spectral import whitened_spectral_signatures
 @dataclass(frozen=True)
 class Row:
     """One defense of the matrix: its name in tables, what its figure is on an attack and on the
-    control, and a short name for narrow tables."""
+    control, a short name for narrow tables, and the assumption about the attack it rests on."""
 
     title: str
     figure: str
     control: str
     short: str
+    assumption: str
 
 
 DEFENSES = {
-    "activation_clustering": Row("activation clustering", "poison found", "samples flagged", "AC"),
-    "spectral_signatures": Row("spectral signatures", "poison found", "samples flagged", "SS"),
-    "spectre": Row("SPECTRE", "poison found", "samples flagged", "SPECTRE"),
+    "activation_clustering": Row(
+        "activation clustering",
+        "poison found",
+        "samples flagged",
+        "AC",
+        "the poison forms a small cluster of its own",
+    ),
+    "spectral_signatures": Row(
+        "spectral signatures",
+        "poison found",
+        "samples flagged",
+        "SS",
+        "the poison is the largest spread of its class",
+    ),
+    "spectre": Row(
+        "SPECTRE",
+        "poison found",
+        "samples flagged",
+        "SPECTRE",
+        "the poison stands out once the clean spread is divided out, without clean data",
+    ),
     "whitened_spectral": Row(
-        "spectral, whitened with clean data", "poison found", "samples flagged", "whitened"
+        "spectral, whitened with clean data",
+        "poison found",
+        "samples flagged",
+        "whitened",
+        "the poison stands out once the spread of trusted clean data is divided out",
     ),
     "strip": Row(
-        "STRIP, 1% false rejection", "triggered inputs rejected", "clean inputs rejected", "STRIP"
+        "STRIP, 1% false rejection",
+        "triggered inputs rejected",
+        "clean inputs rejected",
+        "STRIP",
+        "the trigger survives blending and decides the answer",
     ),
     "neural_cleanse": Row(
-        "Neural Cleanse", "anomaly index of the target", "largest anomaly index", "NC index"
+        "Neural Cleanse",
+        "anomaly index of the target",
+        "largest anomaly index",
+        "NC index",
+        "the trigger is small and works on every image",
     ),
     "fine_pruning": Row(
-        "fine-pruning, half the neurons", "ASR left", "clean accuracy lost", "pruning"
+        "fine-pruning, half the neurons",
+        "ASR left",
+        "clean accuracy lost",
+        "pruning",
+        "the trigger lives in neurons that clean data leaves dormant",
     ),
 }
 CONTROL = "no attack"
