@@ -182,19 +182,25 @@ def test_editing_a_transitively_imported_module_changes_a_stored_result_s_key(
     assert (key() != before) is changes
 
 
-def test_a_comment_or_a_reformatted_line_keeps_a_stored_result_s_key(monkeypatch):
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda source: "# a new comment\n" + source.replace("\n\n\n", "\n\n"),
+        lambda source: source.replace('"""', '"""Reworded. ', 1),  # the module's docstring
+    ],
+    ids=["comment and layout", "docstring"],
+)
+def test_a_comment_a_reformatted_line_or_a_docstring_keeps_a_stored_result_s_key(edit, monkeypatch):
     def key():
         return fingerprint(code_of("utils.models"))
 
     before, original = key(), inspect.getsource
 
-    def reformatted(module):
+    def edited(module):
         source = original(module)
-        if module.__name__ != "utils.models":
-            return source
-        return "# a new comment\n" + source.replace("\n\n\n", "\n\n")
+        return edit(source) if getattr(module, "__name__", "") == "utils.models" else source
 
-    monkeypatch.setattr(inspect, "getsource", reformatted)
+    monkeypatch.setattr(inspect, "getsource", edited)
     assert key() == before
 
 
@@ -225,19 +231,3 @@ def test_while_one_thread_holds_a_files_lock_another_waits_for_it(tmp_path):
         order.append("first")
     waiting.join(timeout=10)
     assert order == ["first", "second"]
-
-
-def test_a_docstring_edit_keeps_a_stored_result_s_key(monkeypatch):
-    def key():
-        return fingerprint(code_of("utils.models"))
-
-    before, original = key(), inspect.getsource
-
-    def redocumented(module):
-        source = original(module)
-        if getattr(module, "__name__", "") == "utils.models":
-            return source.replace('"""', '"""Reworded. ', 1)
-        return source
-
-    monkeypatch.setattr(inspect, "getsource", redocumented)
-    assert key() == before
