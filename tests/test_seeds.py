@@ -4,6 +4,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from utils import experiments, runtime
@@ -11,6 +12,7 @@ from utils.attacks import BadNets
 from utils.data import ImageSet
 from utils.experiments import attack_with_baseline, save_results
 from utils.seeds import over_seeds, seed_table, spread
+from utils.tables import rate_table
 from utils.training import TrainingConfig
 
 # the benchmarks' own helpers
@@ -78,3 +80,15 @@ def test_a_seed_benchmark_takes_its_seeds_from_the_command_line_and_writes_its_f
         "seeds": [0, 1, 2],
         "threads": 1,
     }
+
+
+def test_a_rate_table_prints_rates_as_percentages_counts_as_numbers_and_leaves_gaps_blank():
+    rows = {"clean": {"acc": 0.99}, "backdoored": {"acc": 0.985, "asr": 0.9734, "n": 600}}
+    lines = rate_table(rows, {"acc": "accuracy", "asr": "ASR", "n": "poisoned"}, "model")
+    assert lines.splitlines() == [
+        "model      accuracy      ASR poisoned",
+        "clean        99.00%",
+        "backdoored   98.50%   97.34%      600",
+    ]
+    with pytest.raises(ValueError, match="at least one row"):
+        rate_table({}, {"acc": "accuracy"})

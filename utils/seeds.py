@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Callable, Iterable
+
+from .tables import figure
 
 # what the seed benchmarks wrote
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "docs" / "results"
@@ -34,12 +35,11 @@ def seed_table(rows: list[dict], columns: dict[str, str], width: int = 12) -> st
     percentages)."""
     header = f"{'seed':>6s} " + " ".join(f"{title:>{width}s}" for title in columns.values())
     lines = [header] + [
-        f"{row['seed']:>6d} " + " ".join(_percent(row[key], width) for key in columns)
-        for row in rows
+        f"{row['seed']:>6d} " + " ".join(figure(row[key], width) for key in columns) for row in rows
     ]
     summaries = {key: spread(rows, key) for key in columns}
     lines.append(
-        f"{'mean':>6s} " + " ".join(_percent(summaries[key]["mean"], width) for key in columns)
+        f"{'mean':>6s} " + " ".join(figure(summaries[key]["mean"], width) for key in columns)
     )
     lines.append(
         f"{'range':>6s} "
@@ -49,11 +49,3 @@ def seed_table(rows: list[dict], columns: dict[str, str], width: int = 12) -> st
         )
     )
     return "\n".join(lines)
-
-
-def _percent(value: float, width: int) -> str:
-    return (
-        "n/a".rjust(width)
-        if value is None or (isinstance(value, float) and math.isnan(value))
-        else f"{value:{width}.2%}"
-    )
