@@ -7,7 +7,7 @@ UV      := .uv/bin/uv
 RUNS    := runs
 STUDENT := student
 
-.PHONY: help lab test classroom student demo site lock run outputs clean-notebooks bench seeds claims pages clean
+.PHONY: help lab test classroom student assignments grade demo site lock run outputs clean-notebooks bench seeds claims pages clean
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
@@ -38,6 +38,12 @@ student: $(STAMP)  ## the student edition: every notebook without its solutions 
 	rm -rf $(STUDENT)
 	$(VENV)/bin/jupyter nbconvert --config docs/student_edition.py --log-level WARN --output-dir $(STUDENT) notebooks/*.ipynb
 	@echo "The student edition is in $(STUDENT)/"
+
+assignments: $(STAMP)  ## the graded assignments (Otter-Grader), from assignments/: each one's student notebook and autograder zip, into runs/assignments/
+	$(PYTHON) tools/grade_assignments.py build
+
+grade: $(STAMP)  ## grade every notebook in SUBMISSIONS=<folder> with Otter (make assignments first), into runs/assignments/grades.csv
+	$(PYTHON) tools/grade_assignments.py grade "$(SUBMISSIONS)"
 
 $(SITE_VENV)/.installed: docs/site/requirements.txt | $(UV)
 	$(UV) venv --quiet --python python3 $(SITE_VENV)

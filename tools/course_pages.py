@@ -250,6 +250,7 @@ SITE_PAGES = [
     "running",
     "teaching",
     "instructor",
+    "grading",
     "sweeps",
     "results",
     "reproducibility",
