@@ -769,3 +769,22 @@ def difference_images(
         shrink=0.8,
         label=f"change in grey levels (clipped at ±{scale})",
     )
+
+
+def roc_curves(curves: dict[str, tuple[Sequence[float], Sequence[float], float]]) -> None:
+    """Receiver operating characteristic curves: for each name, (false positive rates, true
+    positive rates, area under the curve), with chance as a dashed diagonal."""
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    for name, (false_positive, true_positive, area) in curves.items():
+        ax.step(false_positive, true_positive, where="post", label=f"{name} (AUC {area:.2f})")
+    ax.plot([0, 1], [0, 1], "--", color=ARTICLE_COLOUR, label="chance (AUC 0.50)")
+    ax.set(
+        xlabel="clean models flagged (false positive rate)",
+        ylabel="backdoored models flagged (true positive rate)",
+        xlim=(-0.02, 1.02),
+        ylim=(-0.02, 1.02),
+        title="Detectors on the population",
+    )
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()

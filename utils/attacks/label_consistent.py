@@ -129,12 +129,22 @@ class LabelConsistent(Attack):
         ).model
 
     def poison(self, train: ImageSet, seed: int) -> PoisonedSet:
+        return self.poison_against(
+            train, seed, self.surrogate(train, seed) if self.adversarial else None
+        )
+
+    def poison_against(
+        self, train: ImageSet, seed: int, surrogate: torch.nn.Module | None
+    ) -> PoisonedSet:
+        """poison(), with PGD run against the given `surrogate` model (None without PGD)."""
         self.trigger.check_fits(*train.images.shape[-2:])
+        if self.adversarial and surrogate is None:
+            raise ValueError("an adversarial label-consistent attack needs a surrogate model")
         indices = pick_from_class(train.labels, self.target_label, self.share, seed)
         chosen = train.images[indices]
         if self.adversarial:
             chosen = pgd_perturb(
-                self.surrogate(train, seed),
+                surrogate,
                 chosen,
                 train.labels[indices],
                 self.epsilon,

@@ -1,0 +1,144 @@
+"""Score a detector on a population of the challenge, from the command line.
+
+    python -m utils.challenge score my_detector.py --population train
+    python -m utils.challenge score my_detector.py --population test --seed SECRET
+    python -m utils.challenge build --population test --seed SECRET
+
+`score` loads detect() from the file, runs it on every model of the population, prints
+ROC-AUC, cross-entropy and target-label accuracy, and appends a row to the leaderboard
+(runs/challenge/leaderboard.csv unless --leaderboard says otherwise). The training
+population is public (seed 0). The test population is made from a seed that the instructor
+keeps: it is never written anywhere, and the leaderboard names it by a short hash. `build`
+trains a population ahead of time (the models are stored), so that scoring takes only the
+detectors' time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import importlib.util
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .population import POPULATION_SIZE, TRAINING_POPULATION_SEED, build_population, clean_images
+from .scoring import describe, run_detector, score
+
+LEADERBOARD = Path(__file__).resolve().parents[2] / "runs" / "challenge" / "leaderboard.csv"
+SEED_VARIABLE = "BACKDOOR_LAB_CHALLENGE_SEED"
+
+
+def load_detector(path: Path):
+    """The function detect() of the Python file at `path`."""
+    if path.suffix != ".py" or not path.is_file():
+        raise SystemExit(f"error: {path} is not a Python file (.py) holding a function detect()")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent.resolve()))  # the detector may import files beside it
+    spec.loader.exec_module(module)
+    detect = getattr(module, "detect", None)
+    if not callable(detect):
+        raise SystemExit(
+            f"error: {path} defines no function detect(model, clean_images); it must return the "
+            "probability that the model is backdoored, or a pair (probability, target label)"
+        )
+    return detect
+
+
+def population_seed(population: str, seed: int | None) -> int:
+    """The seed of the population asked for: the public one for train, the instructor's for test."""
+    if population == "train":
+        if seed not in (None, TRAINING_POPULATION_SEED):
+            raise SystemExit(
+                f"error: the training population has seed {TRAINING_POPULATION_SEED}; "
+                "use --population test for another seed"
+            )
+        return TRAINING_POPULATION_SEED
+    seed = seed if seed is not None else os.environ.get(SEED_VARIABLE)
+    if seed is None:
+        raise SystemExit(
+            "error: the test population is made from a seed that only the instructor holds: "
+            f"pass --seed N or set {SEED_VARIABLE}"
+        )
+    if not str(seed).isdigit() or int(seed) == TRAINING_POPULATION_SEED:
+        raise SystemExit(
+            f"error: the test seed must be a whole number other than {TRAINING_POPULATION_SEED} "
+            f"(the training population's), got {seed!r}"
+        )
+    return int(seed)
+
+
+def population_name(population: str, seed: int) -> str:
+    """How the leaderboard names a population: a hash, never the test seed itself."""
+    digest = hashlib.sha256(f"backdoor-lab-population-{seed}".encode()).hexdigest()[:8]
+    return f"{population}-{digest}"
+
+
+def append_row(leaderboard: Path, row: dict) -> None:
+    leaderboard.parent.mkdir(parents=True, exist_ok=True)
+    new = not leaderboard.exists()
+    with leaderboard.open("a", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m utils.challenge", description=__doc__.split("\n")[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    score_parser = commands.add_parser("score", help="score a detector on a population")
+    score_parser.add_argument("detector", type=Path, help="a .py file that defines detect()")
+    build_parser = commands.add_parser("build", help="train a population ahead of time")
+    for sub in (score_parser, build_parser):
+        sub.add_argument("--population", choices=("train", "test"), default="train")
+        sub.add_argument(
+            "--seed", type=int, help=f"the test population's seed (or ${SEED_VARIABLE})"
+        )
+        sub.add_argument(
+            "--size", type=int, default=POPULATION_SIZE, help="models in the population"
+        )
+    score_parser.add_argument("--leaderboard", type=Path, default=LEADERBOARD)
+    score_parser.add_argument("--name", help="the name on the leaderboard (the file's name)")
+    args = parser.parse_args(argv)
+    seed = population_seed(args.population, args.seed)
+    if args.size < 2:
+        raise SystemExit(
+            f"error: --size must be at least 2 (a clean and a backdoored model), got {args.size}"
+        )
+    detect = load_detector(args.detector) if args.command == "score" else None
+    population = build_population(seed, args.size, progress=sys.stderr.isatty())
+    if detect is None:
+        print(f"built the {args.population} population: {len(population)} models")
+        return
+    answers, seconds = run_detector(detect, population, clean_images())
+    scores = score(answers, population, seconds)
+    name = args.name or args.detector.stem
+    print(
+        f"{name} on the {args.population} population ({len(population)} models): {describe(scores)}"
+    )
+    append_row(
+        args.leaderboard,
+        {
+            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "name": name,
+            "population": population_name(args.population, seed),
+            "models": len(population),
+            "roc_auc": f"{scores.roc_auc:.4f}",
+            "cross_entropy": f"{scores.cross_entropy:.4f}",
+            "target_accuracy": ""
+            if scores.target_accuracy is None
+            else f"{scores.target_accuracy:.4f}",
+            "seconds_per_model": f"{scores.seconds_per_model:.2f}",
+        },
+    )
+    print(f"added to {args.leaderboard}")
+
+
+if __name__ == "__main__":
+    main()
