@@ -3,9 +3,9 @@ would.
 
 Each notebook runs in its own fresh process with empty caches, so every model and data
 set it needs is trained or generated, not loaded. Peak memory is the largest resident set of
-the kernel process (Binder stops a kernel at 2 GB). Run on every notebook, it writes
-docs/results/notebook_resources.json, which the instructor guide's time table and the
-results page are written from (`make pages`).
+the kernel process (Binder stops a kernel at 2 GB). It writes the rows of the notebooks it
+ran into docs/results/notebook_resources.json (the others' rows stay), which the instructor
+guide's time table and the results page are written from (`make pages`).
 
     python benchmarks/notebook_resources.py [notebooks/NN_name.ipynb ...]
 """
@@ -82,22 +82,24 @@ def main() -> None:
             f"slowest cell: {row['slowest_cell']} ({row['slowest_cell_seconds']:.1f} s)",
             flush=True,
         )
-    if not sys.argv[1:]:
-        import torch
+    import torch
 
-        RESULTS.write_text(
-            json.dumps(
-                {
-                    "torch": torch.__version__,
-                    "cpu": torch.backends.cpu.get_cpu_capability(),
-                    "usable_cpus": len(os.sched_getaffinity(0)),
-                    "notebooks": {Path(row.pop("notebook")).stem: row for row in rows},
-                },
-                indent=1,
-            )
-            + "\n"
+    # notebooks named on the command line replace their own rows and keep the others'
+    kept = json.loads(RESULTS.read_text())["notebooks"] if sys.argv[1:] and RESULTS.exists() else {}
+    measured = {Path(row.pop("notebook")).stem: row for row in rows}
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "torch": torch.__version__,
+                "cpu": torch.backends.cpu.get_cpu_capability(),
+                "usable_cpus": len(os.sched_getaffinity(0)),
+                "notebooks": {**kept, **measured},
+            },
+            indent=1,
         )
-        print(f"wrote {RESULTS.relative_to(ROOT)}")
+        + "\n"
+    )
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

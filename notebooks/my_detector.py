@@ -1,8 +1,8 @@
 """Your detector for the capstone challenge (notebook 09): is this model backdoored?
 
-Score it on the training population, whose answers are known:
+Score it on the training population, whose answers are known, from the course's folder:
 
-    python -m utils.challenge score my_detector.py --population train
+    python -m utils.challenge score notebooks/my_detector.py --population train
 
 Your instructor scores it on a test population made from a seed only they hold.
 """

@@ -190,3 +190,18 @@ def test_08_strip_neural_cleanse_and_fine_pruning_read_as_the_text_says():
         assert (
             column["clean_accuracy"] - column["clean_accuracy_after_repair"]["fine_pruning"] < 0.005
         ), name
+
+
+@about("09_detection_challenge")
+def test_09_the_backdoors_take_and_both_detectors_beat_a_coin_flip():
+    result = figures("09_detection_challenge")
+    assert result["backdoored"] == result["models"] // 2
+    success = sorted(result["attack_success_rate"].values())
+    assert success[len(success) // 2] > 0.8  # most send nearly every triggered input
+    accuracy = result["clean_accuracy"].values()
+    assert min(accuracy) > 0.96 and max(accuracy) - min(accuracy) < 0.015  # within about a point
+    baselines = result["baselines"]
+    for name, scores in baselines.items():
+        assert scores["roc_auc"] > 0.65, name
+    # Neural Cleanse sees more than the patch scan
+    assert baselines["Neural Cleanse"]["roc_auc"] >= baselines["patch scan"]["roc_auc"]

@@ -776,7 +776,7 @@ def roc_curves(curves: dict[str, tuple[Sequence[float], Sequence[float], float]]
     positive rates, area under the curve), with chance as a dashed diagonal."""
     fig, ax = plt.subplots(figsize=(4.6, 4.2))
     for name, (false_positive, true_positive, area) in curves.items():
-        ax.step(false_positive, true_positive, where="post", label=f"{name} (AUC {area:.2f})")
+        ax.plot(false_positive, true_positive, marker=".", label=f"{name} (AUC {area:.2f})")
     ax.plot([0, 1], [0, 1], "--", color=ARTICLE_COLOUR, label="chance (AUC 0.50)")
     ax.set(
         xlabel="clean models flagged (false positive rate)",

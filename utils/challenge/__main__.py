@@ -8,7 +8,7 @@
 ROC-AUC, cross-entropy and target-label accuracy, and appends a row to the leaderboard
 (runs/challenge/leaderboard.csv unless --leaderboard says otherwise). The training
 population is public (seed 0). The test population is made from a seed that the instructor
-keeps: it is never written anywhere, and the leaderboard names it by a short hash. `build`
+keeps: it is never written anywhere, not even on the leaderboard. `build`
 trains a population ahead of time (the models are stored), so that scoring takes only the
 detectors' time.
 """
@@ -17,35 +17,16 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
-import importlib.util
 import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .population import POPULATION_SIZE, TRAINING_POPULATION_SEED, build_population, clean_images
-from .scoring import describe, run_detector, score
+from .scoring import describe, load_detector, run_detector, score
 
 LEADERBOARD = Path(__file__).resolve().parents[2] / "runs" / "challenge" / "leaderboard.csv"
 SEED_VARIABLE = "BACKDOOR_LAB_CHALLENGE_SEED"
-
-
-def load_detector(path: Path):
-    """The function detect() of the Python file at `path`."""
-    if path.suffix != ".py" or not path.is_file():
-        raise SystemExit(f"error: {path} is not a Python file (.py) holding a function detect()")
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent.resolve()))  # the detector may import files beside it
-    spec.loader.exec_module(module)
-    detect = getattr(module, "detect", None)
-    if not callable(detect):
-        raise SystemExit(
-            f"error: {path} defines no function detect(model, clean_images); it must return the "
-            "probability that the model is backdoored, or a pair (probability, target label)"
-        )
-    return detect
 
 
 def population_seed(population: str, seed: int | None) -> int:
@@ -69,12 +50,6 @@ def population_seed(population: str, seed: int | None) -> int:
             f"(the training population's), got {seed!r}"
         )
     return int(seed)
-
-
-def population_name(population: str, seed: int) -> str:
-    """How the leaderboard names a population: a hash, never the test seed itself."""
-    digest = hashlib.sha256(f"backdoor-lab-population-{seed}".encode()).hexdigest()[:8]
-    return f"{population}-{digest}"
 
 
 def append_row(leaderboard: Path, row: dict) -> None:
@@ -111,7 +86,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(
             f"error: --size must be at least 2 (a clean and a backdoored model), got {args.size}"
         )
-    detect = load_detector(args.detector) if args.command == "score" else None
+    try:
+        detect = load_detector(args.detector) if args.command == "score" else None
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
     population = build_population(seed, args.size, progress=sys.stderr.isatty())
     if detect is None:
         print(f"built the {args.population} population: {len(population)} models")
@@ -127,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
         {
             "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "name": name,
-            "population": population_name(args.population, seed),
+            "population": args.population,
             "models": len(population),
             "roc_auc": f"{scores.roc_auc:.4f}",
             "cross_entropy": f"{scores.cross_entropy:.4f}",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import torch
@@ -134,9 +135,15 @@ def training_share(train: ImageSet, seed: int) -> ImageSet:
     return ImageSet(train.images[chosen], train.labels[chosen])
 
 
-def train_member(member: Member, train: ImageSet) -> torch.nn.Module:
-    """The member's model: trained on its share of `train`, or loaded from the store."""
-    data = training_share(train, member.training_seed)
+def stored_member(member: Member) -> Path:
+    """Where the model of `member` is stored: named by the member and by the code that makes it."""
+    return cache.CACHE_DIR / f"challenge-{cache.fingerprint(member, cache.code_of(__name__))}.pt"
+
+
+def train_member(member: Member) -> torch.nn.Module:
+    """The member's model: trained on its share of MNIST's training set, or loaded from the
+    store."""
+    data = training_share(load_mnist("train"), member.training_seed)
     config = member.training_config()
 
     def poisoned():
@@ -145,11 +152,12 @@ def train_member(member: Member, train: ImageSet) -> torch.nn.Module:
             return BadNets(poison_rate=0.0).poison(data, config.seed)
         if isinstance(attack, LabelConsistent):  # PGD against the same recipe without poison
             surrogate = Member(member.index, config.seed, None)
-            return attack.poison_against(data, config.seed, train_member(surrogate, train))
+            return attack.poison_against(data, config.seed, train_member(surrogate))
         return attack.poison(data, config.seed)
 
-    path = cache.CACHE_DIR / f"challenge-{cache.fingerprint(member, cache.code_of(__name__))}.pt"
-    trained = train_cached(path, lambda seed: SmallCNN(seed=seed), poisoned, config, progress=False)
+    trained = train_cached(
+        stored_member(member), lambda seed: SmallCNN(seed=seed), poisoned, config, progress=False
+    )
     return trained.model
 
 
@@ -175,13 +183,17 @@ def train_members(members: list[Member], progress: bool = True) -> list[TrainedM
     success rate on the MNIST test set."""
     from tqdm.auto import tqdm
 
-    train, test = load_mnist("train"), load_mnist("test")
+    test = load_mnist("test")
     built = []
     for member in tqdm(members, disable=not progress, desc="population", unit="model"):
-        model = train_member(member, train)
-        success = None
-        if member.attack is not None:
-            success = evaluate_attack(model, test, member.attack)["attack_success_rate"]
-        accuracy_on_test = accuracy(predict(model, test.images), test.labels)
-        built.append(TrainedMember(member, model, accuracy_on_test, success))
+        model = train_member(member)
+        if member.attack is None:
+            figures = {"clean_accuracy": accuracy(predict(model, test.images), test.labels)}
+        else:
+            figures = evaluate_attack(model, test, member.attack)
+        built.append(
+            TrainedMember(
+                member, model, figures["clean_accuracy"], figures.get("attack_success_rate")
+            )
+        )
     return built

@@ -3,13 +3,18 @@ cross-entropy, and (for the extra credit) how often it names the target label.
 
 A detector is a function detect(model, clean_images) that returns the probability that the
 model is backdoored, or a pair (probability, target label). `clean_images` is an ImageSet of
-CLEAN_PER_CLASS test images of every digit, with their labels.
+CLEAN_PER_CLASS test images of every digit, with their labels. It runs in the scorer's
+process, with the scorer's permissions: an instructor reads a submission before running it.
 """
 
 from __future__ import annotations
 
+import copy
+import importlib.util
 import math
+import sys
 import time
+from pathlib import Path
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -34,12 +39,35 @@ class Scores(NamedTuple):
     seconds_per_model: float
 
 
+def load_detector(path: str | Path) -> Callable:
+    """The function detect() of the Python file at `path`, read anew at every call (an edited
+    file counts at once)."""
+    path = Path(path)
+    if path.suffix != ".py" or not path.is_file():
+        raise ValueError(f"{path} is not a Python file (.py) holding a function detect()")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    folder = str(path.parent.resolve())
+    if folder not in sys.path:
+        sys.path.append(folder)  # the detector may import files beside it
+    spec.loader.exec_module(module)
+    detect = getattr(module, "detect", None)
+    if not callable(detect):
+        raise ValueError(
+            f"{path} defines no function detect(model, clean_images); it must return the "
+            "probability that the model is backdoored, or a pair (probability, target label)"
+        )
+    return detect
+
+
 def read_answer(returned, index: int) -> Answer:
     """A detector's return value as an Answer, or ValueError saying what was wrong."""
     where = f"detect() on model {index} returned {returned!r}"
-    if isinstance(returned, tuple) and len(returned) != 2:
+    if isinstance(returned, (list, tuple)) and len(returned) != 2:
         raise ValueError(f"{where}: return a probability or a pair (probability, target label)")
-    probability, label = returned if isinstance(returned, tuple) else (returned, None)
+    probability, label = returned if isinstance(returned, (list, tuple)) else (returned, None)
+    if isinstance(probability, bool):
+        raise ValueError(f"{where}: the probability must be a number in [0, 1], not True/False")
     try:
         probability = float(probability)
     except (TypeError, ValueError):
@@ -54,12 +82,20 @@ def read_answer(returned, index: int) -> Answer:
 def run_detector(
     detect: Callable, population: list[TrainedMember], clean: ImageSet
 ) -> tuple[list[Answer], float]:
-    """detect's answer for every member, and the mean seconds it took per model."""
-    start = time.perf_counter()
-    answers = [
-        read_answer(detect(trained.model, clean), trained.member.index) for trained in population
-    ]
-    return answers, (time.perf_counter() - start) / len(population)
+    """detect's answer for every member, and the mean seconds it took per model. Each call gets
+    its own copy of the model and of the clean images: a detector that changes them (prunes,
+    stamps in place) changes nothing for the next model."""
+    answers, seconds = [], 0.0
+    for trained in population:
+        model, images = copy.deepcopy(trained.model), ImageSet(*(t.clone() for t in clean))
+        start = time.perf_counter()
+        try:
+            returned = detect(model, images)
+        except Exception as error:
+            raise RuntimeError(f"detect() failed on model {trained.member.index}") from error
+        seconds += time.perf_counter() - start
+        answers.append(read_answer(returned, trained.member.index))
+    return answers, seconds / len(population)
 
 
 def score(answers: list[Answer], population: list[TrainedMember], seconds: float = 0.0) -> Scores:
