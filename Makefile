@@ -34,9 +34,10 @@ test: $(STAMP)  ## style (ruff), unit tests, every notebook executed and compare
 classroom: $(STAMP)  ## the classroom kit's slow checks: every student notebook run top to bottom; the website built and checked in a browser
 	$(PYTHON) -m pytest -n 2 --dist loadgroup -m classroom tests/test_student_edition.py tests/test_site.py
 
-student: $(STAMP)  ## the student edition: every notebook without its solutions and outputs, into student/
+student: $(STAMP)  ## the student edition: every notebook without its solutions and outputs (and the capstone's starting detector), into student/
 	rm -rf $(STUDENT)
 	$(VENV)/bin/jupyter nbconvert --config docs/student_edition.py --log-level WARN --output-dir $(STUDENT) notebooks/*.ipynb
+	cp notebooks/my_detector.py $(STUDENT)/   # the capstone's starting detector
 	@echo "The student edition is in $(STUDENT)/"
 
 assignments: $(STAMP)  ## the graded assignments (Otter-Grader), from assignments/: each one's student notebook and autograder zip, into runs/assignments/

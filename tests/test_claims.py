@@ -202,6 +202,4 @@ def test_09_the_backdoors_take_and_both_detectors_beat_a_coin_flip():
     assert min(accuracy) > 0.96 and max(accuracy) - min(accuracy) < 0.015  # within about a point
     baselines = result["baselines"]
     for name, scores in baselines.items():
-        assert scores["roc_auc"] > 0.65, name
-    # Neural Cleanse sees more than the patch scan
-    assert baselines["Neural Cleanse"]["roc_auc"] >= baselines["patch scan"]["roc_auc"]
+        assert scores["roc_auc"] > 0.65, name  # both rank far better than a coin flip

@@ -91,7 +91,9 @@ DEFENSE_LESSONS = [
 ]
 
 
-@pytest.mark.parametrize("name", [*DEFENSE_LESSONS, "07_stealthier_attacks"])
+@pytest.mark.parametrize(
+    "name", [*DEFENSE_LESSONS, "07_stealthier_attacks", "09_detection_challenge"]
+)
 def test_a_lesson_on_methods_lets_students_build_one_and_checks_it_against_the_lab(name):
     """Each "Build it yourself" section is followed by a code cell that defines the student's
     function and asserts it equal to the lab's (utils)."""

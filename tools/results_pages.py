@@ -190,6 +190,18 @@ def challenge(report: dict) -> str:
         ]
         for run in report["runs"]
     ]
+    for detector in dict.fromkeys(run["detector"] for run in report["runs"]):
+        runs = [run for run in report["runs"] if run["detector"] == detector]
+        rows.append(
+            [
+                "mean",
+                detector,
+                f"{sum(run['roc_auc'] for run in runs) / len(runs):.3f}",
+                f"{sum(run['cross_entropy'] for run in runs) / len(runs):.3f}",
+                "",
+                "",
+            ]
+        )
     return (
         f"Both detectors calibrated on the training population (seed "
         f"{report['calibrated_on_seed']}), then scored on populations of twenty models they "
