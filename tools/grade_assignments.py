@@ -181,10 +181,13 @@ def grade(folder: str, built: Path = BUILT) -> list[dict]:
     for notebook, name in submissions.items():
         row = {"file": notebook.name, "assignment": name}
         rows.append(row)
+        manual = [(i, q) for i, q in enumerate(all_questions[name]) if q.manual]
+        for (index, question), answer in zip(manual, written_answers(notebook)):
+            written.setdefault((name, index, question), []).append((notebook.name, answer))
         start = time.perf_counter()
         try:
             points = grade_one(notebook, autograders[name])
-        except AssignmentError as error:
+        except AssignmentError as error:  # its written answers are collected all the same
             failures.append(str(error))
             continue
         auto = [q for q in all_questions[name] if not q.manual]
@@ -194,9 +197,6 @@ def grade(folder: str, built: Path = BUILT) -> list[dict]:
             f"{notebook.name} ({name}): {row['total']:g} of {row['possible']:g} autograded points "
             f"in {time.perf_counter() - start:.0f} s"
         )
-        manual = [(i, q) for i, q in enumerate(all_questions[name]) if q.manual]
-        for (index, question), answer in zip(manual, written_answers(notebook)):
-            written.setdefault((name, index, question), []).append((notebook.name, answer))
     columns = ["file", "assignment"]
     for name in sorted(set(submissions.values())):
         columns += [q.name for q in all_questions[name]]

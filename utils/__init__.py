@@ -10,5 +10,6 @@ runtime (device and threads).
 
 Subpackages: attacks (BadNets, Blended, label-consistent, SIG, behind one interface),
 defenses (one module per defense, and the attack-by-defense matrix), signs (the street-sign
-attack) and sweep (a notebook over a grid of parameters, locally, on Dask or in shards).
+attack), sweep (a notebook over a grid of parameters, locally, on Dask or in shards) and
+challenge (the capstone: populations of models, detectors and their scores).
 """
