@@ -27,15 +27,14 @@ TEST_SEEDS = (1, 2, 3)
 def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         os.environ["BACKDOOR_LAB_CACHE"] = cache
-        from utils.challenge.baselines import calibrate, neural_cleanse_scan, patch_scan
+        from utils.challenge.baselines import SCANS, calibrated_baseline
         from utils.challenge.population import (
             TRAINING_POPULATION_SEED,
             build_population,
             clean_images,
         )
-        from utils.challenge.scoring import Answer, describe, score
+        from utils.challenge.scoring import describe, run_detector, score
 
-        detectors = {"patch scan": patch_scan, "Neural Cleanse": neural_cleanse_scan}
         clean = clean_images()
         start = time.perf_counter()
         training = build_population(TRAINING_POPULATION_SEED, progress=False)
@@ -44,19 +43,12 @@ def main() -> None:
             f"training population (20 models) built in {build_seconds:.0f} s: "
             f"{build_seconds / BUILD_BUDGET_SECONDS:.2f} of the {BUILD_BUDGET_SECONDS:.0f} s budget"
         )
-        calibrated = {}
-        for name, scan in detectors.items():
-            raw = [scan(trained.model, clean)[0] for trained in training]
-            calibrated[name] = calibrate(raw, [t.member.backdoored for t in training])
+        detectors = {name: calibrated_baseline(name, training) for name in SCANS}
         runs = []
         for seed in TEST_SEEDS:
             population = build_population(seed, progress=False)
-            for name, scan in detectors.items():
-                start = time.perf_counter()
-                found = [scan(trained.model, clean) for trained in population]
-                seconds = (time.perf_counter() - start) / len(population)
-                answers = [Answer(calibrated[name](value), label) for value, label in found]
-                scores = score(answers, population, seconds)
+            for name, detect in detectors.items():
+                scores = score(*run_detector(detect, population, clean), population)
                 print(f"population {seed}: {name:15s} {describe(scores)}")
                 runs.append({"population_seed": seed, "detector": name, **scores._asdict()})
     RESULTS.write_text(
@@ -65,6 +57,7 @@ def main() -> None:
                 "training_population_build_seconds": round(build_seconds, 1),
                 "build_budget_seconds": BUILD_BUDGET_SECONDS,
                 "calibrated_on_seed": TRAINING_POPULATION_SEED,
+                "usable_cpus": len(os.sched_getaffinity(0)),
                 "runs": runs,
             },
             indent=1,

@@ -1,8 +1,11 @@
 """The capstone challenge: populations drawn from a seed, the detectors' answers checked, TrojAI's
 scores, the baselines on hand-made models, and the scoring command."""
 
+import csv
 import math
+import os
 import random
+import sys
 
 import pytest
 import torch
@@ -142,6 +145,8 @@ def test_calibration_keeps_the_order_and_needs_both_answers():
 
 
 class Wrapped(nn.Module):
+    """A model whose forward pass is the function `forward`."""
+
     def __init__(self, forward):
         super().__init__()
         self.unused = nn.Linear(1, 1)
@@ -149,11 +154,6 @@ class Wrapped(nn.Module):
 
     def forward(self, x):
         return self.wrapped(x)
-
-
-def lambda_model(forward) -> nn.Module:
-    """A model whose forward pass is `forward`."""
-    return Wrapped(forward)
 
 
 class CornerBackdoor(nn.Module):
@@ -177,7 +177,7 @@ def test_the_patch_scan_finds_the_place_and_label_of_a_corner_trigger():
     assert patch_scan(CornerBackdoor(), clean) == (1.0, 3)
     # the grid reaches the last rows and columns: a trigger in the bottom-right corner is seen
     corner = CornerBackdoor()
-    assert patch_scan(lambda_model(lambda x: corner(x.flip(-1, -2))), clean) == (1.0, 3)
+    assert patch_scan(Wrapped(lambda x: corner(x.flip(-1, -2))), clean) == (1.0, 3)
     assert patch_scan(CornerBackdoor(armed=False), clean) == (0.0, 0)  # no square moves a digit
 
 
@@ -199,6 +199,7 @@ def detect(model, clean_images):
 """
 
 
+@pytest.mark.long
 def test_the_command_scores_a_detector_and_adds_a_line_to_the_leaderboard(tmp_path, capsys):
     detector = tmp_path / "constant.py"
     detector.write_text(DETECTOR)
@@ -249,6 +250,21 @@ def test_a_detector_gets_copies_and_its_failure_names_the_model():
 
     with pytest.raises(RuntimeError, match="failed on model 0"):
         run_detector(broken, population, clean)
+
+
+@pytest.mark.reuses_models
+def test_the_command_scores_a_calibrated_baseline_and_hides_the_seed(tmp_path, capsys, monkeypatch):
+    board = tmp_path / "board.csv"
+    monkeypatch.setenv(command.SEED_VARIABLE, "77")
+    monkeypatch.setattr("sys.argv", ["python -m utils.challenge", "--seed", "77"])
+    command.main(["score", "--baseline", "patch-scan", "--population", "test", "--size", "4",
+                  "--leaderboard", str(board)])  # fmt: skip
+    assert "patch-scan on the test population (4 models): ROC-AUC" in capsys.readouterr().out
+    assert command.SEED_VARIABLE not in os.environ and sys.argv == ["python -m utils.challenge"]
+    (row,) = csv.DictReader(board.open())
+    assert row["population"] == "test" and "77" not in row.values()  # the seed is nowhere
+    with pytest.raises(SystemExit, match="a detector file or --baseline"):
+        command.main(["score", "--size", "4"])
 
 
 def test_a_file_without_a_detector_is_refused(tmp_path):

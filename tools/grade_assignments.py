@@ -37,6 +37,7 @@ SOURCES = ROOT / "assignments"
 BUILT = ROOT / "runs" / "assignments"
 OTTER = [sys.executable, "-m", "otter"]
 QUESTION_START = "# BEGIN QUESTION"
+GRADING_LIMIT_SECONDS = 900  # one notebook; the solutions take under 30 s
 WRITTEN_START, WRITTEN_END = "<!-- BEGIN QUESTION -->", "<!-- END QUESTION -->"
 
 
@@ -144,11 +145,18 @@ def submissions_in(folder: str, names: list[str]) -> dict[Path, str]:
 def grade_one(notebook: Path, autograder: Path) -> dict[str, float]:
     """Otter's points for every autograded question of one notebook."""
     with tempfile.TemporaryDirectory() as results:
-        run = subprocess.run(
-            [*OTTER, "run", "--no-logo", "-a", str(autograder), "-o", results, str(notebook)],
-            capture_output=True,
-            text=True,
-        )
+        try:
+            run = subprocess.run(
+                [*OTTER, "run", "--no-logo", "-a", str(autograder), "-o", results, str(notebook)],
+                capture_output=True,
+                text=True,
+                timeout=GRADING_LIMIT_SECONDS,
+            )
+        except subprocess.TimeoutExpired:
+            raise AssignmentError(
+                f"{notebook.name} ran longer than {GRADING_LIMIT_SECONDS} s (a loop that never "
+                "ends?); grade it by hand"
+            ) from None
         if run.returncode != 0:
             raise AssignmentError(f"otter run failed on {notebook}:\n{run.stdout}{run.stderr}")
         tests = json.loads((Path(results) / "results.json").read_text())["tests"]
@@ -191,6 +199,10 @@ def grade(folder: str, built: Path = BUILT) -> list[dict]:
             failures.append(str(error))
             continue
         auto = [q for q in all_questions[name] if not q.manual]
+        missing = [q.name for q in auto if q.name not in points]
+        if missing:
+            failures.append(f"{notebook.name}: Otter reported no points for {missing}")
+            continue
         row |= {q.name: points[q.name] for q in auto}
         row |= {"total": sum(row[q.name] for q in auto), "possible": sum(q.points for q in auto)}
         print(

@@ -207,7 +207,8 @@ def challenge(report: dict) -> str:
         f"{report['calibrated_on_seed']}), then scored on populations of twenty models they "
         "never saw. Making the training population from an empty cache took "
         f"{report['training_population_build_seconds']:.0f} s (budget: "
-        f"{report['build_budget_seconds']:.0f} s), with the machine's cores. A coin flip's "
+        f"{report['build_budget_seconds']:.0f} s) on {report.get('usable_cpus', 'the')} "
+        "cores. A coin flip's "
         "cross-entropy is 0.693.\n\n"
         + table(
             [

@@ -2,13 +2,16 @@
 
     python -m utils.challenge score my_detector.py --population train
     python -m utils.challenge score my_detector.py --population test --seed SECRET
+    python -m utils.challenge score --baseline neural-cleanse --population test --seed SECRET
     python -m utils.challenge build --population test --seed SECRET
 
 `score` loads detect() from the file, runs it on every model of the population, prints
 ROC-AUC, cross-entropy and target-label accuracy, and appends a row to the leaderboard
 (runs/challenge/leaderboard.csv unless --leaderboard says otherwise). The training
 population is public (seed 0). The test population is made from a seed that the instructor
-keeps: it is never written anywhere, not even on the leaderboard. `build`
+keeps: it is never written anywhere, not even on the leaderboard, and it is taken out of
+the environment and the command line before a detector is loaded. `--baseline` scores one
+of lesson 09's two detectors, calibrated on the training population. `build`
 trains a population ahead of time (the models are stored), so that scoring takes only the
 detectors' time.
 """
@@ -22,6 +25,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .baselines import SCANS, calibrated_baseline
 from .population import POPULATION_SIZE, TRAINING_POPULATION_SEED, build_population, clean_images
 from .scoring import describe, load_detector, run_detector, score
 
@@ -68,7 +72,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     score_parser = commands.add_parser("score", help="score a detector on a population")
-    score_parser.add_argument("detector", type=Path, help="a .py file that defines detect()")
+    score_parser.add_argument(
+        "detector", type=Path, nargs="?", help="a .py file that defines detect()"
+    )
+    score_parser.add_argument(
+        "--baseline",
+        choices=list(SCANS),
+        help="score a baseline of lesson 09, calibrated on the training population, instead",
+    )
     build_parser = commands.add_parser("build", help="train a population ahead of time")
     for sub in (score_parser, build_parser):
         sub.add_argument("--population", choices=("train", "test"), default="train")
@@ -82,21 +93,29 @@ def main(argv: list[str] | None = None) -> None:
     score_parser.add_argument("--name", help="the name on the leaderboard (the file's name)")
     args = parser.parse_args(argv)
     seed = population_seed(args.population, args.seed)
+    # what a detector could read to learn the test seed: gone before any detector is loaded
+    os.environ.pop(SEED_VARIABLE, None)
+    sys.argv[1:] = []
+    if args.command == "score" and (args.detector is None) == (args.baseline is None):
+        raise SystemExit("error: score needs a detector file or --baseline NAME (one of them)")
     if args.size < 2:
         raise SystemExit(
             f"error: --size must be at least 2 (a clean and a backdoored model), got {args.size}"
         )
     try:
-        detect = load_detector(args.detector) if args.command == "score" else None
+        detect = load_detector(args.detector) if args.detector is not None else None
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
+    if args.baseline is not None:
+        training = build_population(TRAINING_POPULATION_SEED, progress=sys.stderr.isatty())
+        detect = calibrated_baseline(args.baseline, training)
     population = build_population(seed, args.size, progress=sys.stderr.isatty())
     if detect is None:
         print(f"built the {args.population} population: {len(population)} models")
         return
     answers, seconds = run_detector(detect, population, clean_images())
     scores = score(answers, population, seconds)
-    name = args.name or args.detector.stem
+    name = args.name or (args.baseline or args.detector.stem)
     print(
         f"{name} on the {args.population} population ({len(population)} models): {describe(scores)}"
     )

@@ -82,3 +82,24 @@ def calibrate(scores: list[float], backdoored: list[bool]) -> Callable[[float], 
             "a detector's score must grow with its suspicion (negate it if it falls)"
         )
     return lambda score: float(fit.predict_proba(np.array([[float(score)]]))[0, 1])
+
+
+SCANS = {"patch-scan": patch_scan, "neural-cleanse": neural_cleanse_scan}
+
+
+def calibrated_baseline(name: str, training: list) -> Callable:
+    """The baseline `name` (a key of SCANS) as a detector: its scan, with the probability curve
+    fitted on `training` (a population with its answers, trained members)."""
+    if name not in SCANS:
+        raise ValueError(f"unknown baseline {name!r}; choose one of {', '.join(SCANS)}")
+    from .population import clean_images
+
+    scan, clean = SCANS[name], clean_images()
+    found = [scan(trained.model, clean)[0] for trained in training]
+    to_probability = calibrate(found, [trained.member.backdoored for trained in training])
+
+    def detect(model, clean_images):
+        score, label = scan(model, clean_images)
+        return to_probability(score), label
+
+    return detect

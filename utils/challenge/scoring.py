@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-import math
 import sys
 import time
 from pathlib import Path
@@ -124,7 +123,3 @@ def describe(scores: Scores) -> str:
         f"ROC-AUC {scores.roc_auc:.3f}  cross-entropy {scores.cross_entropy:.3f}  "
         f"target label {target}  ({scores.seconds_per_model:.1f} s per model)"
     )
-
-
-# A guess of 0.5 for every model: the cross-entropy any detector should beat
-CHANCE_CROSS_ENTROPY = math.log(2)
