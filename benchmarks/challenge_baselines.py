@@ -48,7 +48,8 @@ def main() -> None:
         for seed in TEST_SEEDS:
             population = build_population(seed, progress=False)
             for name, detect in detectors.items():
-                scores = score(*run_detector(detect, population, clean), population)
+                answers, seconds = run_detector(detect, population, clean)
+                scores = score(answers, population, seconds)
                 print(f"population {seed}: {name:15s} {describe(scores)}")
                 runs.append({"population_seed": seed, "detector": name, **scores._asdict()})
     RESULTS.write_text(
