@@ -26,7 +26,14 @@ from utils.challenge.population import (
     stored_member,
     train_member,
 )
-from utils.challenge.scoring import Answer, read_answer, run_detector, score
+from utils.challenge.scoring import (
+    Answer,
+    outranked,
+    outranked_by_kind,
+    read_answer,
+    run_detector,
+    score,
+)
 from utils.data import ImageSet, load_mnist
 
 
@@ -132,6 +139,13 @@ def test_scores_are_trojai_s_roc_auc_cross_entropy_and_target_accuracy():
     assert unnamed.target_accuracy is None
     certain_and_wrong = score([Answer(0.0, None)] * 2 + [Answer(1.0, None)] * 2, population)
     assert math.isfinite(certain_and_wrong.cross_entropy) and certain_and_wrong.roc_auc == 0
+
+
+def test_each_backdoored_model_s_rank_against_the_clean_ones_by_kind():
+    population = fake_population([True, True, False, False, False, False])
+    shares = outranked([0.9, 0.3, 0.1, 0.2, 0.4, 0.5], population)
+    assert shares == {0: 1.0, 1: 0.5}
+    assert outranked_by_kind([0.9, 0.3, 0.1, 0.2, 0.4, 0.5], population) == {"BadNets": 0.75}
 
 
 def test_calibration_keeps_the_order_and_needs_both_answers():

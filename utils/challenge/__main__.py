@@ -106,10 +106,11 @@ def main(argv: list[str] | None = None) -> None:
         detect = load_detector(args.detector) if args.detector is not None else None
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
-    if args.baseline is not None:
-        training = build_population(TRAINING_POPULATION_SEED, progress=sys.stderr.isatty())
-        detect = calibrated_baseline(args.baseline, training)
     population = build_population(seed, args.size, progress=sys.stderr.isatty())
+    if args.baseline is not None:
+        same = seed == TRAINING_POPULATION_SEED and args.size == POPULATION_SIZE
+        training = population if same else build_population(progress=sys.stderr.isatty())
+        detect = calibrated_baseline(args.baseline, training)
     if detect is None:
         print(f"built the {args.population} population: {len(population)} models")
         return

@@ -109,7 +109,7 @@ def draw_attack(kind: str, draw: random.Random) -> Attack:
 
 
 def draw_patch(draw: random.Random) -> Trigger:
-    """A square of 2-4 black and white pixels that reaches into the image's border."""
+    """A 2x2, 3x3 or 4x4 square of black and white pixels that reaches into the image's border."""
     size = draw.choice((2, 3, 4))
     last = IMAGE_SIZE - size
     while True:
