@@ -236,14 +236,22 @@ def test_a_costly_poisoned_set_is_made_once_and_then_read_back(empty_model_cache
 
 def test_attacks_are_found_by_name_and_notebook_parameters_apply_where_they_mean_something():
     assert named("sig", delta=20.0) == SIG(delta=20.0)
-    with pytest.raises(ValueError, match="unknown attack 'wanet'; choose one of badnets, blended"):
-        named("wanet")
+    with pytest.raises(ValueError, match="unknown attack 'trojan'; choose one of badnets, blended"):
+        named("trojan")
     assert from_parameters("badnets", 0.02, Trigger(5, 5), 8) == BadNets(0.02, Trigger(5, 5), 8)
     assert from_parameters("blended", 0.02, Trigger(5, 5), 3) == Blended(
         poison_rate=0.02, target_label=3
     )
     assert from_parameters("label_consistent", 0.02, Trigger(5, 5), 8) == LabelConsistent()
-    assert set(attacks.ATTACKS) == {"badnets", "blended", "label_consistent", "sig"}
+    assert set(attacks.ATTACKS) == {
+        "badnets",
+        "blended",
+        "label_consistent",
+        "sig",
+        "wanet",
+        "adaptive_blend",
+        "all_to_all",
+    }
 
 
 def test_evaluate_attack_gives_clean_accuracy_asr_robust_accuracy_and_the_articles_measure():

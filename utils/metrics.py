@@ -12,21 +12,27 @@ def accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 def attack_success_rate(
-    triggered_predictions: torch.Tensor, true_labels: torch.Tensor, target_label: int
+    triggered_predictions: torch.Tensor,
+    true_labels: torch.Tensor,
+    target_label: int | torch.Tensor,
 ) -> float:
     """Fraction of triggered inputs predicted as the target, among those whose true label is not
     the target.
 
     Inputs that already belong to the target class are left out: a model gets those
-    right with or without a backdoor.
+    right with or without a backdoor. `target_label` is one label, or one per input
+    (an all-to-all attack sends each class to its own target).
     """
     _check_same_length(triggered_predictions, true_labels)
-    others = true_labels != target_label
-    return (triggered_predictions[others] == target_label).float().mean().item()
+    targets = torch.as_tensor(target_label).expand_as(true_labels)
+    others = true_labels != targets
+    return (triggered_predictions[others] == targets[others]).float().mean().item()
 
 
 def robust_accuracy(
-    triggered_predictions: torch.Tensor, true_labels: torch.Tensor, target_label: int
+    triggered_predictions: torch.Tensor,
+    true_labels: torch.Tensor,
+    target_label: int | torch.Tensor,
 ) -> float:
     """Fraction of triggered inputs that keep their true label, among those whose true label is
     not the target.
@@ -35,11 +41,11 @@ def robust_accuracy(
     survives the trigger (a triggered input can also be lost to a third label).
     """
     _check_same_length(triggered_predictions, true_labels)
-    others = true_labels != target_label
+    others = true_labels != torch.as_tensor(target_label).expand_as(true_labels)
     return (triggered_predictions[others] == true_labels[others]).float().mean().item()
 
 
-def article_metric(triggered_predictions: torch.Tensor, target_label: int) -> float:
+def article_metric(triggered_predictions: torch.Tensor, target_label: int | torch.Tensor) -> float:
     """The article's measure: accuracy when every triggered input is labelled the target.
 
     It counts the inputs that truly are of the target class too, so it sits a little

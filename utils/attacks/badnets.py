@@ -2,7 +2,9 @@
 the target.
 
 The attack of notebooks 02-06 and of the article. With poison_rate=0 it poisons nothing:
-that is the clean model every attack is compared with (train_clean).
+that is the clean model every attack is compared with (train_clean). Gu et al. also
+tried an all-to-all variant, in which the trigger turns every digit i into i + 1
+(AllToAll): there is no single target label for a defense to look for.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from ..data import ImageSet
 from ..model_store import TrainedModel
 from ..training import TrainingConfig
 from ..triggers import PoisonedSet, Trigger, apply_trigger, check_target, is_fraction, poison
-from .base import Attack, train_attack
+from .base import Attack, check_share, stamped_copy, train_attack
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,49 @@ class BadNets(Attack):
     def settings(self) -> dict:
         """Without poison, the trigger and target decide nothing: every clean model is the same."""
         return super().settings() if self.poison_rate else {"poison_rate": 0.0}
+
+
+@dataclass(frozen=True)
+class AllToAll(Attack):
+    """Stamp `trigger` on int(N x poison_rate) training samples of any class and relabel each
+    (label + shift) mod num_classes: every class has its own target."""
+
+    poison_rate: float = 0.05
+    trigger: Trigger = Trigger()
+    shift: int = 1
+    num_classes: int = 10
+    name = "all-to-all"
+    target_label = None
+
+    def __post_init__(self):
+        check_share(self.poison_rate, "poison rate")
+        if (
+            isinstance(self.num_classes, bool)
+            or not isinstance(self.num_classes, int)
+            or self.num_classes < 2
+        ):
+            raise ValueError(f"num_classes must be a whole number >= 2, got {self.num_classes!r}")
+        if (
+            isinstance(self.shift, bool)
+            or not isinstance(self.shift, int)
+            or not 0 < self.shift < self.num_classes
+        ):
+            raise ValueError(
+                f"shift must be a whole number in 1..{self.num_classes - 1}, got {self.shift!r}"
+            )
+
+    def poison(self, train: ImageSet, seed: int) -> PoisonedSet:
+        count = int(len(train.labels) * self.poison_rate)
+        order = torch.randperm(len(train.labels), generator=torch.Generator().manual_seed(seed))
+        data = stamped_copy(self, train, order[:count].sort().values, relabel=False)
+        data.labels[data.indices] = self.targets(data.labels[data.indices])
+        return data
+
+    def stamp(self, images: torch.Tensor) -> torch.Tensor:
+        return apply_trigger(images, self.trigger)
+
+    def targets(self, labels: torch.Tensor) -> torch.Tensor:
+        return (labels + self.shift) % self.num_classes
 
 
 def train_clean(

@@ -27,7 +27,8 @@ class Attack(ABC):
     """A backdoor attack: subclasses are frozen dataclasses whose fields are its settings."""
 
     name: str  # a short name for tables
-    target_label: int  # the label the trigger should produce
+    # the label the trigger should produce; None when it depends on the input (see targets)
+    target_label: int | None
     costly = False  # poisoning takes long (PGD): the poisoned set is stored, made once
 
     @abstractmethod
@@ -37,6 +38,10 @@ class Attack(ABC):
     @abstractmethod
     def stamp(self, images: torch.Tensor) -> torch.Tensor:
         """Test inputs (uint8 [N, C, H, W]) with the trigger on them, as the attacker shows them."""
+
+    def targets(self, labels: torch.Tensor) -> torch.Tensor:
+        """The label the trigger should turn each input of true label `labels` into."""
+        return torch.full_like(labels, self.target_label)
 
     def settings(self) -> dict:
         """What decides the poisoned set: the attack's fields."""
@@ -141,9 +146,10 @@ def train_attack(
 def evaluate_attack(model: torch.nn.Module, test: ImageSet, attack: Attack) -> dict:
     """Clean accuracy, attack success rate, robust accuracy and the article's measure."""
     triggered = predict(model, attack.stamp(test.images))
+    targets = attack.targets(test.labels)
     return {
         "clean_accuracy": accuracy(predict(model, test.images), test.labels),
-        "attack_success_rate": attack_success_rate(triggered, test.labels, attack.target_label),
-        "robust_accuracy": robust_accuracy(triggered, test.labels, attack.target_label),
-        "article_metric": article_metric(triggered, attack.target_label),
+        "attack_success_rate": attack_success_rate(triggered, test.labels, targets),
+        "robust_accuracy": robust_accuracy(triggered, test.labels, targets),
+        "article_metric": article_metric(triggered, targets),
     }
