@@ -1,12 +1,13 @@
-"""Notebook 08's attack-by-defense matrix over several seeds, with its control column.
+"""The attack-by-defense matrix of notebooks 08 and 10 over several seeds, with its control column.
 
-For every seed: every defense on the clean model (the control) and on the model of each of
-the four attacks at notebook 08's defaults. Prints, per column, a seed table of the
-figures; then how often each cell's verdict came out, and how often it lay near a
-threshold. Ends with the figures as JSON, also written to docs/results/attack_matrix.json,
-where notebook 08 reads the range of every cell over the seeds. Computes with one thread,
-like the committed notebooks: about five minutes per seed whose models and results are not
-stored yet, on an idle machine.
+For every seed: every defense, the classic ones and the modern repairs, on the clean model
+(the control) and on the model of each attack of the course at its defaults. Prints, per
+column, a seed table of the figures; then how often each cell's verdict came out, and how
+often it lay near a threshold; then the seconds each defense took on one model. Ends with
+the figures as JSON, also written to docs/results/attack_matrix.json, where notebooks 08
+and 10 read the range of every cell over the seeds. Computes with one thread, like the
+committed notebooks: about fifteen minutes per seed whose models and results are not stored
+yet, on an idle machine.
 
     .venv/bin/python benchmarks/attack_matrix.py            # seeds 0, 1, 2
     .venv/bin/python benchmarks/attack_matrix.py 0 1 2 3
@@ -22,10 +23,9 @@ from utils.attacks import LabelConsistent, by_name, evaluate_attack, train_attac
 from utils.data import load_mnist
 from utils.defenses.matrix import (
     CONTROL,
-    DEFENSES,
+    EVERY_DEFENSE,
     DefenseSettings,
-    control_column,
-    defense_column,
+    matrix_column,
     near_threshold,
     verdict,
 )
@@ -37,7 +37,7 @@ ATTACKS = by_name()
 FIGURES = {
     "clean_accuracy": "clean acc.",
     "attack_success_rate": "ASR",
-    **{key: row.short for key, row in DEFENSES.items() if key != "neural_cleanse"},
+    **{key: row.short for key, row in EVERY_DEFENSE.items() if key != "neural_cleanse"},
 }
 VERDICTS = ("caught", "partly", "missed", "like clean")
 
@@ -46,15 +46,12 @@ def main(seeds: list[int]) -> dict:
     train, test = load_mnist("train"), load_mnist("test")
     settings = DefenseSettings()
     columns = {
-        CONTROL: over_seeds(
-            lambda seed: control_column(train, test, TrainingConfig(seed=seed), settings), seeds
-        )
-    }
-    for name, attack in ATTACKS.items():
-        columns[name] = over_seeds(
-            lambda seed: defense_column(attack, train, test, TrainingConfig(seed=seed), settings),
+        name: over_seeds(
+            lambda seed: matrix_column(attack, train, test, TrainingConfig(seed=seed), settings),
             seeds,
         )
+        for name, attack in {CONTROL: None, **ATTACKS}.items()
+    }
     for name, rows in columns.items():
         print(
             f"{name} (for the control: share flagged, STRIP's clean inputs rejected, clean "
@@ -75,7 +72,7 @@ def main(seeds: list[int]) -> dict:
         "threshold]"
     )
     print(f"{'':36s}" + "".join(f"{name:>22s}" for name in ATTACKS))
-    for defense, row in DEFENSES.items():
+    for defense, row in EVERY_DEFENSE.items():
         cells = []
         for name in ATTACKS:
             pairs = list(zip(columns[name], columns[CONTROL]))
@@ -101,6 +98,10 @@ def main(seeds: list[int]) -> dict:
             for row, pgd in zip(no_pgd, columns["label-consistent"])
         )
     )
+    print("\nSeconds per defense on one model, one thread (mean, largest over columns and seeds)")
+    for step in columns[CONTROL][0]["seconds"]:
+        times = [row["seconds"][step] for rows in columns.values() for row in rows]
+        print(f"{step:24s} {sum(times) / len(times):6.1f} {max(times):6.1f}")
     ranges = {
         name: {
             key: [min(row[key] for row in rows), max(row[key] for row in rows)]

@@ -71,7 +71,7 @@ def measure(notebook: Path) -> dict:
 
 
 def main() -> None:
-    paths = [Path(p) for p in sys.argv[1:]] or sorted(NOTEBOOKS.glob("0[1-9]_*.ipynb"))
+    paths = [Path(p) for p in sys.argv[1:]] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))[1:]
     rows = []
     for path in paths:
         rows.append(measure(path))

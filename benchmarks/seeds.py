@@ -48,7 +48,9 @@ def defense_report(attack: BadNets, train: ImageSet, test: ImageSet, seed: int) 
         backdoored, reserve.images[:2000], seed=seed, progress=False
     )
     control = reverse_engineer_triggers(clean, reserve.images[:2000], seed=seed, progress=False)
-    strip = held_out_rates(backdoored, test, reserve.images, attack.stamp, target, 2000, seed=seed)
+    strip = held_out_rates(
+        backdoored, test, reserve.images, attack.stamp, attack.targets(test.labels), 2000, seed=seed
+    )
     before = evaluate_attack(backdoored, test, attack)
     fine_tuned = evaluate_attack(fine_tune(backdoored, reserve), test, attack)
     fine_pruned = evaluate_attack(fine_prune(backdoored, reserve), test, attack)

@@ -51,7 +51,9 @@ def main() -> None:
     chosen = [Path(name).resolve() for name in sys.argv[1:]] or NOTEBOOKS
     unknown = [str(path) for path in chosen if path not in NOTEBOOKS]
     if unknown:
-        raise SystemExit(f"not a notebook of the course: {unknown}; choose from notebooks/0*.ipynb")
+        raise SystemExit(
+            f"not a notebook of the course: {unknown}; choose from notebooks/NN_*.ipynb"
+        )
     with tempfile.TemporaryDirectory() as scratch:
         folders = [Path(scratch) / f"seed-{seed}" for seed in SEEDS]
         for folder in folders:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from course_pages import replace_block
 
-from utils.defenses.matrix import DEFENSES
+from utils.defenses.matrix import EVERY_DEFENSE
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results"
@@ -125,13 +125,14 @@ def defenses(seeds: dict) -> str:
 
 
 def matrix(runs: dict) -> str:
-    """Each figure of notebook 08's matrix as its range over the seeds, rows named as there."""
+    """Each figure of the matrix of notebooks 08 and 10 as its range over the seeds, rows named as
+    there."""
     attacks = list(runs["ranges"])
     rows = []
     for key in runs["ranges"][attacks[0]]:
         values = [runs["ranges"][attack][key] for attack in attacks]
-        if key in DEFENSES:
-            row = DEFENSES[key]
+        if key in EVERY_DEFENSE:
+            row = EVERY_DEFENSE[key]
             label = f"{row.title}: {row.figure} (control: {row.control})"
         else:
             label = key.replace("_", " ")
@@ -141,6 +142,17 @@ def matrix(runs: dict) -> str:
             cells = [span(pair) for pair in values]
         rows.append([label, *cells])
     return table(["figure", *attacks], rows)
+
+
+def defense_seconds(runs: dict) -> str:
+    """Seconds each defense took on one model, over every column and seed of the matrix."""
+    columns = [row for rows in runs["columns"].values() for row in rows]
+    rows = []
+    for step in columns[0]["seconds"]:
+        times = [column["seconds"][step] for column in columns]
+        title = EVERY_DEFENSE[step].title if step in EVERY_DEFENSE else "activations (shared)"
+        rows.append([title, f"{sum(times) / len(times):.1f}", f"{max(times):.1f}"])
+    return table(["defense", "mean seconds", "largest"], rows)
 
 
 def claims(report: dict) -> str:
@@ -275,13 +287,18 @@ def page() -> str:
         ]
     if runs:
         parts += [
-            "## Every defense against every attack (notebook 08)\n",
+            "## Every defense against every attack (notebooks 08 and 10)\n",
             "The range over seeds "
             f"{', '.join(map(str, runs['seeds']))} of each figure of the matrix; "
             "`no attack` is the control column (the clean model). The matrix runs every defense "
             f"with its own budgets ({runs['settings']}), so its figures for BadNets differ "
             "from notebook 06's above. Written by `benchmarks/attack_matrix.py`.\n",
             matrix(runs),
+            "",
+            "### Seconds per defense\n",
+            "On one model with one thread, when its column was computed (the data inspections "
+            "share the activations' time).\n",
+            defense_seconds(runs),
             "",
         ]
     if contest:

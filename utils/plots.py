@@ -643,16 +643,23 @@ def defense_matrix(
     when the figure lies near a threshold, and the range over seeds from `ranges`
     ({column: {defense: (low, high)}}, a benchmark's figures), when given.
     """
-    from .defenses.matrix import CONTROL, DEFENSES, cell_figure, cell_verdict, near_threshold
+    from .defenses.matrix import (
+        CONTROL,
+        REPAIRS,
+        cell_figure,
+        cell_verdict,
+        near_threshold,
+        rows_of,
+    )
 
-    control = columns[CONTROL]
+    control, rows = columns[CONTROL], rows_of(columns)
     header = [
         ("poisoned_samples", "poisoned images (share of the target class)"),
         ("clean_accuracy", "clean accuracy"),
         ("attack_success_rate", "attack success rate"),
         ("robust_accuracy", "robust accuracy"),
     ]
-    height = len(header) + len(DEFENSES)
+    height = len(header) + len(rows)
     fig, ax = plt.subplots(figsize=(2.2 * len(columns) + 3.6, 0.64 * height + 1.1))
     for x, (name, column) in enumerate(columns.items()):
         for y, (key, _) in enumerate(header):
@@ -667,7 +674,7 @@ def defense_matrix(
                 Rectangle((x, y), 1, 1, facecolor="#f0f0f0", edgecolor="white", linewidth=2)
             )
             ax.text(x + 0.5, y + 0.5, text, ha="center", va="center", fontsize=9)
-        for y, (defense, row) in enumerate(DEFENSES.items(), start=len(header)):
+        for y, defense in enumerate(rows, start=len(header)):
             call = cell_verdict(defense, column, control, name == CONTROL)
             near = name != CONTROL and near_threshold(defense, column, control)
             ax.add_patch(
@@ -701,7 +708,7 @@ def defense_matrix(
                     f"{low:.2f}-{high:.2f}"
                     if defense == "neural_cleanse"
                     else f"{100 * low:.2f}-{100 * high:.2f} points"
-                    if defense == "fine_pruning" and name == CONTROL
+                    if defense in REPAIRS and name == CONTROL
                     else f"{low:.1%}-{high:.1%}"
                 )
                 ax.text(
@@ -721,7 +728,7 @@ def defense_matrix(
     ax.set_yticks(
         np.arange(height) + 0.5,
         [label for _, label in header]
-        + [f"{r.title}\n{r.figure}\n(no attack: {r.control})" for r in DEFENSES.values()],
+        + [f"{r.title}\n{r.figure}\n(no attack: {r.control})" for r in rows.values()],
         fontsize=9,
     )
     ax.tick_params(length=0)
@@ -787,4 +794,32 @@ def roc_curves(curves: dict[str, tuple[Sequence[float], Sequence[float], float]]
     )
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
+    fig.tight_layout()
+
+
+def neuron_scores(
+    scores: dict[str, torch.Tensor],
+    thresholds: dict[str, float],
+    ylabel: str,
+    prune_above: bool,
+    title: str,
+) -> None:
+    """A pruning defense's score of every neuron, one panel per layer, sorted, with the layer's
+    threshold as a dashed line and the neurons it prunes in the attack's colour."""
+    fig, axes = plt.subplots(1, len(scores), figsize=(3.4 * len(scores), 3), squeeze=False)
+    for ax, (layer, values) in zip(axes[0], scores.items()):
+        ordered = values.flatten().sort().values.numpy()
+        pruned = ordered > thresholds[layer] if prune_above else ordered < thresholds[layer]
+        ranks = np.arange(len(ordered))
+        ax.scatter(ranks[~pruned], ordered[~pruned], s=6, color=CLEAN_COLOUR, label="kept")
+        ax.scatter(ranks[pruned], ordered[pruned], s=10, color=ATTACK_COLOUR, label="pruned")
+        ax.axhline(thresholds[layer], color="black", linestyle="--", linewidth=1)
+        ax.set(
+            title=f"{layer}: {pruned.sum()} of {len(ordered)} pruned",
+            xlabel="neurons, sorted",
+            ylabel=ylabel,
+        )
+        ax.title.set_fontsize(9)
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(title)
     fig.tight_layout()

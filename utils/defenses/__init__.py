@@ -7,6 +7,10 @@
 - `neural_cleanse`: reverse-engineering a trigger from a finished model
 - `strip`: catching triggered inputs at run time
 - `fine_pruning`: removing the backdoor by pruning dormant neurons and fine-tuning
+- `neurons`: the neurons of the course's network that the pruning repairs act on
+- `anp`: adversarial neuron pruning, the neurons a small perturbation turns into a backdoor
+- `clp`: channel Lipschitzness pruning, with no data
+- `ibau`: unlearning the worst universal perturbation (implicit hypergradient)
 - `matrix`: every defense against one attack and on a clean model, and the verdict rule of
-  notebook 08's matrix
+  the matrix of notebooks 08 and 10
 """

@@ -1,6 +1,10 @@
 """Which defense catches which attack: every defense run on one attack's model and data, and on a
 clean model as the control.
 
+DEFENSES are the classic rows of notebook 08 (2017-2020), computed by defense_column;
+MODERN_DEFENSES the repairs of lesson 10 (2021-2022), computed by repair_column; a matrix
+shows the rows its columns hold (rows_of).
+
 One column of the matrix is one attack; the control column runs every defense on the
 clean model of the same seed, so that a false alarm shows. Each attack cell holds the
 figure that says how well a defense did, and a verdict read from it by the fixed rule of
@@ -10,6 +14,8 @@ that another machine or seed can turn the verdict.
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -28,7 +34,10 @@ from ..metrics import defense_effectiveness_rate, detection_scores
 from ..training import TrainingConfig
 from ..triggers import PoisonedSet
 from .activations import activation_clustering, penultimate_activations, spectral_signatures
+from .anp import AnpSettings, anp
+from .clp import clp
 from .fine_pruning import fine_prune
+from .ibau import IbauSettings, ibau
 from .neural_cleanse import reverse_engineer_triggers
 from .reserve import clean_reserve
 from .spectre import spectre as spectre_filter
@@ -99,6 +108,32 @@ DEFENSES = {
         "the trigger lives in neurons that clean data leaves dormant",
     ),
 }
+MODERN_DEFENSES = {
+    "anp": Row(
+        "ANP, adversarial neuron pruning",
+        "ASR left",
+        "clean accuracy lost",
+        "ANP",
+        "the backdoor's neurons are those a small perturbation of the weights turns on",
+    ),
+    "clp": Row(
+        "CLP, channel Lipschitzness (no data)",
+        "ASR left",
+        "clean accuracy lost",
+        "CLP",
+        "the trigger's channels stretch their input far more than their layer's others",
+    ),
+    "ibau": Row(
+        "I-BAU, adversarial unlearning",
+        "ASR left",
+        "clean accuracy lost",
+        "I-BAU",
+        "the trigger is a universal perturbation that a search on clean data can find",
+    ),
+}
+EVERY_DEFENSE = {**DEFENSES, **MODERN_DEFENSES}
+# the rows whose figure is the ASR left after a repair, judged with the clean accuracy it cost
+REPAIRS = ("fine_pruning", *MODERN_DEFENSES)
 CONTROL = "no attack"
 NC_THRESHOLD = 2.0  # Wang et al.: a label whose anomaly index is above 2 is flagged
 # a repair that costs more clean accuracy than this does not count as caught
@@ -117,6 +152,9 @@ class DefenseSettings:
     strip_inputs: int = 2000
     strip_blends: int = 32
     prune_fraction: float = 0.5
+    anp: AnpSettings = AnpSettings()
+    clp_u: float = 3.0
+    ibau: IbauSettings = IbauSettings()
 
 
 def verdict(defense: str, column: dict, control: dict) -> str:
@@ -128,16 +166,17 @@ def verdict(defense: str, column: dict, control: dict) -> str:
     - Neural Cleanse: caught when the target's anomaly index is above 2 (Wang et al.'s rule)
       *and* above the largest index of the clean model of the same seed; 'like clean' when
       it is above 2 but not above that (not distinguishable from a clean model);
-    - fine-pruning: caught when at most 10% ASR is left and clean accuracy fell by at most
-      2 points; partly when at most 50% is left (or 10% at a higher cost).
+    - the repairs (fine-pruning and the modern ones): caught when at most 10% ASR is left
+      and clean accuracy fell by at most 2 points; partly when at most 50% is left (or 10%
+      at a higher cost).
     """
     value = column[defense]
     if defense == "neural_cleanse":
         if value <= NC_THRESHOLD:
             return "missed"
         return "caught" if value > control["neural_cleanse"] else "like clean"
-    if defense == "fine_pruning":
-        cheap = repair_cost(column) <= MAX_REPAIR_COST
+    if defense in REPAIRS:
+        cheap = repair_cost(column, defense) <= MAX_REPAIR_COST
         return "caught" if value <= 0.1 and cheap else "partly" if value <= 0.5 else "missed"
     return "caught" if value >= 0.9 else "partly" if value >= 0.5 else "missed"
 
@@ -149,23 +188,23 @@ def near_threshold(defense: str, column: dict, control: dict) -> bool:
         # where the verdict changes
         edges = {NC_THRESHOLD, max(NC_THRESHOLD, control["neural_cleanse"])}
         return any(abs(value - edge) < MARGINS["index"] for edge in edges)
-    if defense == "fine_pruning":
+    if defense in REPAIRS:
         return (
             any(abs(value - edge) < MARGINS["rate"] for edge in (0.1, 0.5))
-            or abs(repair_cost(column) - MAX_REPAIR_COST) < MARGINS["cost"]
+            or abs(repair_cost(column, defense) - MAX_REPAIR_COST) < MARGINS["cost"]
         )
     return any(abs(value - edge) < MARGINS["rate"] for edge in (0.9, 0.5))
 
 
 def false_alarm(defense: str, control: dict) -> bool:
     """Whether a defense raised an alarm on the clean model: activation clustering called a
-    class suspicious, Neural Cleanse flagged a label, or fine-pruning cost over 2 points."""
+    class suspicious, Neural Cleanse flagged a label, or a repair cost over 2 points."""
     if defense == "activation_clustering":
         return control[defense] > 0
     if defense == "neural_cleanse":
         return control[defense] > NC_THRESHOLD
-    if defense == "fine_pruning":
-        return repair_cost(control) > MAX_REPAIR_COST
+    if defense in REPAIRS:
+        return repair_cost(control, defense) > MAX_REPAIR_COST
     return False
 
 
@@ -185,17 +224,26 @@ def cell_figure(defense: str, column: dict, is_control: bool = False) -> str:
         return f"{value:.2f}" + (
             f" (label {column['neural_cleanse_largest']['label']})" if is_control else ""
         )
-    if defense == "fine_pruning":
-        cost = f"{100 * repair_cost(column):.2f} points"
+    if defense in REPAIRS:
+        cost = f"{100 * repair_cost(column, defense):.2f} points"
         return cost if is_control else f"{value:.1%}, clean -{cost}"
     return f"{value:.1%}"
+
+
+def rows_of(columns: dict[str, dict]) -> dict[str, Row]:
+    """The defenses of EVERY_DEFENSE whose figures every column holds, in the matrix's order."""
+    return {
+        key: row
+        for key, row in EVERY_DEFENSE.items()
+        if all(key in column for column in columns.values())
+    }
 
 
 def verdict_summary(columns: dict[str, dict]) -> list[str]:
     """One line per defense: the attacks it caught, caught partly and missed (marked when near a
     threshold), and what it did on the clean model; `columns` holds the control and the attacks."""
     control, lines = columns[CONTROL], []
-    for defense, row in DEFENSES.items():
+    for defense, row in rows_of(columns).items():
         calls: dict[str, list[str]] = {}
         for name, column in columns.items():
             if name != CONTROL:
@@ -227,9 +275,17 @@ def split_summary(columns: dict[str, dict]) -> list[str]:
     return lines
 
 
-def repair_cost(column: dict) -> float:
-    """Clean accuracy lost by fine-pruning."""
-    return column["clean_accuracy"] - column["clean_accuracy_after_repair"]["fine_pruning"]
+def repair_cost(column: dict, defense: str = "fine_pruning") -> float:
+    """Clean accuracy lost by a repair (a name of REPAIRS)."""
+    return column["clean_accuracy"] - column["clean_accuracy_after_repair"][defense]
+
+
+def main_target(attack: Attack, data: PoisonedSet) -> int:
+    """The attack's target label; for an all-to-all attack, the label most poisoned samples carry
+    (where a defense that inspects one class should look)."""
+    if attack.target_label is not None:
+        return attack.target_label
+    return int(data.labels[data.indices].mode().values)
 
 
 def run_defenses(
@@ -249,46 +305,54 @@ def run_defenses(
     evaluate_attack before and after.
     """
     trusted = clean_reserve(train, data.indices, settings.reserve_size, seed=seed)
-    features = penultimate_activations(model, data.images)
-    clustering = activation_clustering(features, data.labels, seed=seed)
-    flags = {
-        "activation_clustering": clustering.flagged,
-        "spectral_signatures": spectral_signatures(
+    clock = Stopwatch()
+    with clock.timing("activations"):  # shared by the four data inspections
+        features = penultimate_activations(model, data.images)
+    with clock.timing("activation_clustering"):
+        clustering = activation_clustering(features, data.labels, seed=seed)
+    flags = {"activation_clustering": clustering.flagged}
+    with clock.timing("spectral_signatures"):
+        flags["spectral_signatures"] = spectral_signatures(
             features, data.labels, settings.poison_bound
-        ).flagged,
-        "spectre": spectre_filter(features, data.labels, settings.poison_bound).flagged,
-        "whitened_spectral": whitened_spectral_signatures(
+        ).flagged
+    with clock.timing("spectre"):
+        flags["spectre"] = spectre_filter(features, data.labels, settings.poison_bound).flagged
+    with clock.timing("whitened_spectral"):
+        flags["whitened_spectral"] = whitened_spectral_signatures(
             features,
             data.labels,
             penultimate_activations(model, trusted.images),
             trusted.labels,
             settings.poison_bound,
-        ).flagged,
-    }
+        ).flagged
     found = {
         name: detection_scores(flagged, data.indices)["recall"] for name, flagged in flags.items()
     }
-    strip_rates = held_out_rates(
-        model,
-        test,
-        trusted.images,
-        attack.stamp,
-        attack.target_label,
-        settings.strip_inputs,
-        settings.strip_blends,
-        seed=seed,
-    )
-    cleansed = reverse_engineer_triggers(
-        model,
-        trusted.images[: settings.cleanse_images],
-        steps=settings.cleanse_steps,
-        seed=seed,
-        progress=progress,
-    )
+    with clock.timing("strip"):
+        strip_rates = held_out_rates(
+            model,
+            test,
+            trusted.images,
+            attack.stamp,
+            attack.targets(test.labels),
+            settings.strip_inputs,
+            settings.strip_blends,
+            seed=seed,
+        )
+    with clock.timing("neural_cleanse"):
+        cleansed = reverse_engineer_triggers(
+            model,
+            trusted.images[: settings.cleanse_images],
+            steps=settings.cleanse_steps,
+            seed=seed,
+            progress=progress,
+        )
     anomaly = cleansed.anomaly_index()
     before = evaluate_attack(model, test, attack)
-    after = evaluate_attack(fine_prune(model, trusted, settings.prune_fraction), test, attack)
-    target = attack.target_label
+    with clock.timing("fine_pruning"):
+        repaired = fine_prune(model, trusted, settings.prune_fraction)
+    after = evaluate_attack(repaired, test, attack)
+    target = main_target(attack, data)
     split = clustering.classes[target]
     in_split = clustering.smaller & (data.labels == target)
     return {
@@ -303,13 +367,27 @@ def run_defenses(
         "suspicious_labels": [c.label for c in clustering.classes if c.suspicious],
         "strip": 1 - strip_rates["false_acceptance"],
         "strip_false_rejection": strip_rates["false_rejection"],
-        "neural_cleanse": anomaly[target].item(),
+        # an all-to-all attack has no one target: the largest index stands for it
+        "neural_cleanse": (
+            anomaly[target].item() if attack.target_label is not None else anomaly.max().item()
+        ),
         "neural_cleanse_largest": {"label": int(anomaly.argmax()), "index": anomaly.max().item()},
         "neural_cleanse_flagged": cleansed.flagged(NC_THRESHOLD),
         "fine_pruning": after["attack_success_rate"],
         "clean_accuracy_after_repair": {"fine_pruning": after["clean_accuracy"]},
         "der": {"fine_pruning": defense_effectiveness_rate(before, after)},
+        "seconds": dict(clock),
     }
+
+
+class Stopwatch(dict):
+    """Seconds spent in each named step."""
+
+    @contextmanager
+    def timing(self, name: str):
+        start = time.perf_counter()
+        yield
+        self[name] = self.get(name, 0.0) + time.perf_counter() - start
 
 
 @stored()
@@ -328,7 +406,7 @@ def defense_column(
     """
     poisoned = poisoned_training_set(attack, train, training_config)
     model = train_attack(attack, train, training_config, progress=progress).model
-    in_target = poisoned.labels == attack.target_label
+    in_target = poisoned.labels == main_target(attack, poisoned)
     budget = {
         "poisoned_samples": len(poisoned.indices),
         "poisoned_share_of_target": in_target[poisoned.indices].sum().item()
@@ -375,3 +453,83 @@ def control_column(
         "poisoned_samples": 0,
         "poisoned_share_of_target": 0.0,
     }
+
+
+def run_repairs(
+    model: torch.nn.Module,
+    trusted: ImageSet,
+    test: ImageSet,
+    attack: Attack,
+    settings: DefenseSettings,
+    seed: int,
+) -> dict:
+    """Every repair of MODERN_DEFENSES on `model`: the ASR it leaves, the clean accuracy after
+    it, BackdoorBench's DER, and the seconds it took."""
+    repairs = {
+        "anp": lambda: anp(model, trusted, settings.anp, seed=seed),
+        "clp": lambda: clp(model, settings.clp_u),
+        "ibau": lambda: ibau(model, trusted, settings.ibau, seed=seed),
+    }
+    before, clock = evaluate_attack(model, test, attack), Stopwatch()
+    column = {**before, "clean_accuracy_after_repair": {}, "der": {}}
+    for name, repair in repairs.items():
+        with clock.timing(name):
+            repaired = repair()
+        after = evaluate_attack(repaired, test, attack)
+        column[name] = after["attack_success_rate"]
+        column["clean_accuracy_after_repair"][name] = after["clean_accuracy"]
+        column["der"][name] = defense_effectiveness_rate(before, after)
+    return {**column, "seconds": dict(clock)}
+
+
+@stored()
+def repair_column(
+    attack: Attack | None,
+    train: ImageSet,
+    test: ImageSet,
+    training_config: TrainingConfig = TrainingConfig(),
+    settings: DefenseSettings = DefenseSettings(),
+    probe: Attack = BadNets(),
+) -> dict:
+    """The modern repairs' figures on the model of `attack`, or with attack=None on the clean model
+    of the same seed (the control, whose figure is the clean accuracy a repair costs; the ASR
+    is `probe`'s trigger's). Each gets the defender's clean reserve of notebook 08.
+
+    Stored like a trained model: asked again for the same call, it returns at once.
+    """
+    if attack is None:
+        model, indices = train_clean(train, training_config, progress=False).model, None
+        measured = probe
+    else:
+        model = train_attack(attack, train, training_config, progress=False).model
+        indices = poisoned_training_set(attack, train, training_config).indices
+        measured = attack
+    if indices is None:
+        indices = torch.zeros(0, dtype=torch.long)
+    trusted = clean_reserve(train, indices, settings.reserve_size, seed=training_config.seed)
+    column = run_repairs(model, trusted, test, measured, settings, training_config.seed)
+    if attack is None:
+        for name in MODERN_DEFENSES:
+            column[name] = repair_cost(column, name)
+    return column
+
+
+def matrix_column(
+    attack: Attack | None,
+    train: ImageSet,
+    test: ImageSet,
+    training_config: TrainingConfig = TrainingConfig(),
+    settings: DefenseSettings = DefenseSettings(),
+) -> dict:
+    """One column with every row of EVERY_DEFENSE: defense_column's figures (control_column's for
+    attack=None) joined with repair_column's."""
+    classic = (
+        control_column(train, test, training_config, settings)
+        if attack is None
+        else defense_column(attack, train, test, training_config, settings)
+    )
+    repairs = repair_column(attack, train, test, training_config, settings)
+    joined = {**classic, **{name: repairs[name] for name in MODERN_DEFENSES}}
+    for key in ("clean_accuracy_after_repair", "der", "seconds"):
+        joined[key] = {**classic[key], **repairs[key]}
+    return joined

@@ -69,14 +69,15 @@ def held_out_rates(
     test: ImageSet,
     overlays: torch.Tensor,
     stamp,
-    target_label: int,
+    targets: torch.Tensor,
     inputs: int = 2000,
     blends: int = 32,
     false_rejection_goal: float = 0.01,
     seed: int = 0,
 ) -> dict:
     """STRIP as a defender would run it: set the threshold on one half of `inputs` clean test
-    images, then measure the other half, clean and with stamp() applied (non-target ones).
+    images, then measure the other half, clean and with stamp() applied (those not of their
+    target: `targets` holds the target label of every test image).
 
     Returns the threshold, the false rejection on the held-out clean inputs and the
     false acceptance of the triggered ones.
@@ -88,7 +89,7 @@ def held_out_rates(
     held_out, labels = test.images[half:inputs], test.labels[half:inputs]
     clean_entropy = strip_entropy(model, held_out, overlays, blends, seed=seed)
     triggered_entropy = strip_entropy(
-        model, stamp(held_out[labels != target_label]), overlays, blends, seed=seed
+        model, stamp(held_out[labels != targets[half:inputs]]), overlays, blends, seed=seed
     )
     return {
         "threshold": threshold,
