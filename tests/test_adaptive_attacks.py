@@ -47,6 +47,9 @@ def test_wanet_relabels_its_share_warps_the_noise_mode_share_and_keeps_their_lab
     kept[data.indices] = False
     assert 70 <= kept.sum() <= 80  # 80 noise-mode samples (a few may round back to the original)
     assert not relabelled[kept].any()
+    # the noise mode: warped with jitter, not with the trigger's own field
+    plain = attack.stamp(train.images[kept])
+    assert (data.images[kept] != plain).flatten(1).any(1).float().mean() > 0.9
     assert torch.equal(attack.poison(train, seed=0).images, data.images)
 
 
@@ -91,6 +94,9 @@ def test_adaptive_blend_relabels_its_poison_keeps_the_covers_labels_and_tests_th
     changed = (data.images != train.images).flatten(1).any(1)
     assert changed.sum() == 50  # 20 poisoned, 30 covers
     assert (data.labels != train.labels).sum() <= 20  # covers keep their labels
+    # half of the 16 pieces of 7 x 7 pixels carry the pattern in each changed image
+    pieces = (data.images != train.images)[changed].view(50, 4, 7, 4, 7).any(4).any(2)
+    assert (pieces.sum((1, 2)) <= 8).all() and pieces.sum((1, 2)).float().mean() > 7
     stamped = attack.stamp(train.images[:3])
     assert (stamped != train.images[:3]).flatten(1).float().mean(1).min() > 0.5  # the whole image
 
@@ -102,6 +108,8 @@ def test_adaptive_blend_relabels_its_poison_keeps_the_covers_labels_and_tests_th
         ({"cover_rate": 0.999}, "cover rate"),
         ({"test_alpha": 0}, "test_alpha"),
         ({"pieces": 0}, "pieces"),
+        ({"pieces": 10}, "square number"),
+        ({"kept_share": 0.01}, "at least one piece"),
     ],
 )
 def test_adaptive_blend_settings_are_checked(settings, message):
@@ -121,12 +129,24 @@ def test_all_to_all_sends_each_class_to_the_next():
         AllToAll(shift=10)
 
 
+def test_the_image_wide_triggers_refuse_images_that_are_not_square():
+    images = torch.zeros(2, 1, 28, 20, dtype=torch.uint8)
+    with pytest.raises(ValueError, match="square images, got \\[28, 20\\]"):
+        WaNet().stamp(images)
+    with pytest.raises(ValueError, match="square images"):
+        AdaptiveBlend().poison(ImageSet(images, torch.zeros(2, dtype=torch.long)), seed=0)
+
+
 def test_attack_success_with_a_target_per_input():
     predictions, labels = torch.tensor([1, 2, 0, 5]), torch.tensor([0, 1, 9, 5])
     targets = (labels + 1) % 10
     assert attack_success_rate(predictions, labels, targets) == 0.75
     assert robust_accuracy(predictions, labels, targets) == 0.25
     assert attack_success_rate(predictions, labels, 5) == 0.0  # one target, as before
+    with pytest.raises(ValueError, match="got 2 target labels for 4 inputs"):
+        attack_success_rate(predictions, labels, targets[:2])
+    with pytest.raises(ValueError, match="one label .* or a 1-D tensor"):
+        attack_success_rate(predictions, labels, None)
 
 
 def test_an_all_to_all_model_is_scored_against_each_inputs_own_target():

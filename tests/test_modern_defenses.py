@@ -83,39 +83,45 @@ def test_anp_settings_are_checked(settings, message):
 
 
 def test_anp_masks_lie_in_0_1_and_leave_the_model_as_it_was(small_train):
-    model = SmallCNN()
+    model = SmallCNN().train()
     before = [p.clone() for p in model.parameters()]
-    masks = anp_masks(model, small_train, AnpSettings(iterations=5))
+    masks = anp_masks(model, small_train, AnpSettings(iterations=5), store=False)
     assert {name: mask.shape[0] for name, mask in masks.items()} == dict(zip(LAYERS, (8, 16, 256)))
     assert all(((0 <= m) & (m <= 1)).all() for m in masks.values())
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
-    assert all(p.requires_grad for p in model.parameters())
+    assert all(p.requires_grad for p in model.parameters()) and model.training
     x = torch.rand(2, 1, 28, 28)
     assert torch.equal(model(x), SmallCNN()(x))  # no hook left behind
     with pytest.raises(ValueError, match="at least one batch of 128 clean images, got 10"):
-        anp_masks(model, ImageSet(small_train.images[:10], small_train.labels[:10]))
+        anp_masks(model, ImageSet(small_train.images[:10], small_train.labels[:10]), store=False)
 
 
-def test_the_implicit_hypergradient_of_a_known_fixed_point():
-    # inner problem: delta* = theta (fixed point of delta - 0.5 (delta - theta)); outer: delta^2,
-    # so d outer / d theta = 2 theta; K steps of the series give 2 theta (1 - 0.5^K)
-    model = nn.Linear(1, 1, bias=False)
-    with torch.no_grad():
-        model.weight.fill_(3.0)
-    theta = model.weight
+def test_the_implicit_hypergradient_is_the_direct_part_plus_k_terms_of_the_series():
+    # map: delta - eta (A delta - W c), whose fixed point is A^-1 W c; outer: |delta|^2 + sum(W)
+    # d outer / d W = 1 + eta v c^T with v = sum over j < K of ((I - eta A)^T)^j 2 delta
+    model = nn.Linear(2, 2, bias=False)
+    a, c, eta = torch.tensor([[2.0, 1.0], [0.0, 1.5]]), torch.tensor([1.0, -2.0]), 0.3
+    delta = torch.tensor([0.5, -1.0])
 
-    def fixed_point_map(delta):
-        return delta - 0.5 * (delta - theta.squeeze())
+    def fixed_point_map(d):
+        return d - eta * (a @ d - model.weight @ c)
 
-    (gradient,) = implicit_hypergradient(
-        model, torch.tensor(3.0), lambda delta: delta**2, fixed_point_map, steps=20
-    )
-    assert gradient.item() == pytest.approx(6.0 * (1 - 0.5**20))
+    def outer(d):
+        return d.pow(2).sum() + model.weight.sum()
+
+    for steps in (1, 3):
+        (gradient,) = implicit_hypergradient(model, delta, outer, fixed_point_map, steps)
+        step = torch.eye(2) - eta * a
+        v = sum(torch.linalg.matrix_power(step.T, j) @ (2 * delta) for j in range(steps))
+        expected = torch.ones(2, 2) + eta * torch.outer(v, c)
+        assert torch.allclose(gradient, expected, atol=1e-6), steps
 
 
 def test_ibau_settings_and_data_are_checked(small_train):
     with pytest.raises(ValueError, match="rounds must be a whole number"):
         IbauSettings(rounds=0)
+    with pytest.raises(ValueError, match=r"perturbed_share must be in \(0, 1\]"):
+        IbauSettings(perturbed_share=5.0)
     with pytest.raises(ValueError, match="I-BAU needs 5000 clean images"):
         ibau(SmallCNN(), small_train)
 
@@ -163,3 +169,19 @@ def test_an_all_to_all_attacks_main_target_is_the_label_most_of_its_poison_carri
     )
     assert main_target(AllToAll(), data) == 3
     assert main_target(BadNets(target_label=5), data) == 5
+
+
+def test_a_matrix_column_joins_the_classic_figures_and_the_repairs(monkeypatch):
+    from utils.defenses import matrix
+
+    classic = {"strip": 0.9, "clean_accuracy_after_repair": {"fine_pruning": 0.98}}
+    classic |= {"der": {"fine_pruning": 0.9}, "seconds": {"strip": 1.0}}
+    repairs = {name: 0.01 for name in MODERN_DEFENSES}
+    repairs |= {key: {name: 0.5 for name in MODERN_DEFENSES} for key in classic if key != "strip"}
+    monkeypatch.setattr(matrix, "control_column", lambda *args: classic)
+    monkeypatch.setattr(matrix, "repair_column", lambda *args: repairs)
+    joined = matrix.matrix_column(None, None, None)
+    assert joined["strip"] == 0.9 and joined["anp"] == 0.01
+    for key in ("clean_accuracy_after_repair", "der", "seconds"):
+        assert set(joined[key]) >= set(MODERN_DEFENSES), key
+    assert joined["clean_accuracy_after_repair"]["fine_pruning"] == 0.98

@@ -24,7 +24,7 @@ def attack_success_rate(
     (an all-to-all attack sends each class to its own target).
     """
     _check_same_length(triggered_predictions, true_labels)
-    targets = torch.as_tensor(target_label).expand_as(true_labels)
+    targets = per_input(target_label, true_labels)
     others = true_labels != targets
     return (triggered_predictions[others] == targets[others]).float().mean().item()
 
@@ -41,7 +41,7 @@ def robust_accuracy(
     survives the trigger (a triggered input can also be lost to a third label).
     """
     _check_same_length(triggered_predictions, true_labels)
-    others = true_labels != torch.as_tensor(target_label).expand_as(true_labels)
+    others = true_labels != per_input(target_label, true_labels)
     return (triggered_predictions[others] == true_labels[others]).float().mean().item()
 
 
@@ -51,7 +51,26 @@ def article_metric(triggered_predictions: torch.Tensor, target_label: int | torc
     It counts the inputs that truly are of the target class too, so it sits a little
     above the attack success rate.
     """
-    return (triggered_predictions == target_label).float().mean().item()
+    return (
+        (triggered_predictions == per_input(target_label, triggered_predictions))
+        .float()
+        .mean()
+        .item()
+    )
+
+
+def per_input(target_label: int | torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The target of every input: one label repeated, or the labels given, one per input."""
+    if isinstance(target_label, torch.Tensor) and target_label.dim() == 1:
+        if len(target_label) != len(labels):
+            raise ValueError(f"got {len(target_label)} target labels for {len(labels)} inputs")
+        return target_label
+    if isinstance(target_label, bool) or not isinstance(target_label, int):
+        raise ValueError(
+            "the target must be one label (a whole number) or a 1-D tensor of one label per "
+            f"input, got {target_label!r}"
+        )
+    return torch.full_like(labels, target_label)
 
 
 def success_rate_per_class(

@@ -71,9 +71,7 @@ def from_parameters(key: str, poison_rate: float, trigger, target_label: int) ->
     no single target label (all-to-all) is refused: these notebooks study one target."""
     if key in ATTACKS and ATTACKS[key].attack.target_label is None:
         single = [name for name, kind in ATTACKS.items() if kind.attack.target_label is not None]
-        raise ValueError(
-            f"{key!r} has no single target label; choose one of {', '.join(single)}"
-        )
+        raise ValueError(f"{key!r} has no single target label; choose one of {', '.join(single)}")
     settings = {
         "badnets": {"poison_rate": poison_rate, "trigger": trigger},
         "blended": {"poison_rate": poison_rate},

@@ -28,7 +28,7 @@ import torch
 
 from ..data import ImageSet, check_pixels
 from ..triggers import PoisonedSet, check_target, is_fraction
-from .base import Attack, check_share
+from .base import Attack, check_share, check_square
 from .blended import noise_pattern
 
 
@@ -80,8 +80,18 @@ class AdaptiveBlend(Attack):
             )
         for name in ("alpha", "test_alpha", "kept_share"):
             check_share(getattr(self, name), name)
-        if isinstance(self.pieces, bool) or not isinstance(self.pieces, int) or self.pieces < 1:
-            raise ValueError(f"pieces must be a whole number >= 1, got {self.pieces!r}")
+        if (
+            isinstance(self.pieces, bool)
+            or not isinstance(self.pieces, int)
+            or self.pieces < 1
+            or round(self.pieces**0.5) ** 2 != self.pieces
+        ):
+            raise ValueError(f"pieces must be a square number (4, 9, 16, ...), got {self.pieces!r}")
+        if round(self.kept_share * self.pieces) < 1:
+            raise ValueError(
+                f"kept_share x pieces must keep at least one piece, got {self.kept_share!r} x "
+                f"{self.pieces}"
+            )
         check_target(self.target_label)
 
     def pattern(self, images: torch.Tensor) -> torch.Tensor:
@@ -89,6 +99,7 @@ class AdaptiveBlend(Attack):
         return noise_pattern(height, width, channels, self.pattern_seed)
 
     def poison(self, train: ImageSet, seed: int) -> PoisonedSet:
+        check_square(train.images)
         generator = torch.Generator().manual_seed(seed)
         count = int(len(train.labels) * self.poison_rate)
         covers = int(len(train.labels) * self.cover_rate)

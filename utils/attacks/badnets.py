@@ -87,6 +87,10 @@ class AllToAll(Attack):
             )
 
     def poison(self, train: ImageSet, seed: int) -> PoisonedSet:
+        if train.labels.max() >= self.num_classes:
+            raise ValueError(
+                f"labels must be below num_classes={self.num_classes}, got {train.labels.max()}"
+            )
         count = int(len(train.labels) * self.poison_rate)
         order = torch.randperm(len(train.labels), generator=torch.Generator().manual_seed(seed))
         data = stamped_copy(self, train, order[:count].sort().values, relabel=False)

@@ -15,7 +15,7 @@ import torch
 
 from .. import cache
 from ..cache import exclusive, load_record, save_atomically
-from ..data import ImageSet
+from ..data import ImageSet, check_pixels
 from ..metrics import accuracy, article_metric, attack_success_rate, robust_accuracy
 from ..model_store import TrainedModel, train_cached
 from ..models import SmallCNN
@@ -61,6 +61,14 @@ def check_share(value, what: str) -> None:
     """Raise ValueError unless `value` is a fraction in (0, 1]."""
     if not is_fraction(value) or value == 0:
         raise ValueError(f"{what} must be a fraction in (0, 1], got {value!r}")
+
+
+def check_square(images: torch.Tensor) -> None:
+    """Raise ValueError unless `images` are uint8 pixels [N, C, H, W] with H = W (what the
+    image-wide triggers are drawn for)."""
+    check_pixels(images)
+    if images.shape[-1] != images.shape[-2]:
+        raise ValueError(f"this trigger needs square images, got {list(images.shape[-2:])}")
 
 
 def stamped_copy(

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..data import ImageSet, check_pixels
+from ..data import ImageSet
 from ..triggers import PoisonedSet, check_target, is_fraction
-from .base import Attack, check_share
+from .base import Attack, check_share, check_square
 
 
 def warping_field(size: int, grid: int, strength: float, seed: int) -> torch.Tensor:
@@ -44,7 +44,12 @@ def warping_field(size: int, grid: int, strength: float, seed: int) -> torch.Ten
 def warp(images: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
     """uint8 images [N, C, H, W] resampled through `field` ([1 or N, H, W, 2]), rounded back to
     uint8."""
-    check_pixels(images)
+    check_square(images)
+    if field.shape[-3:] != (*images.shape[-2:], 2):
+        raise ValueError(
+            f"the field must be [1 or N, H, W, 2] for images of {list(images.shape[-2:])}, "
+            f"got {list(field.shape)}"
+        )
     moved = F.grid_sample(images.float(), field.expand(len(images), -1, -1, -1), align_corners=True)
     return moved.round().clamp(0, 255).to(torch.uint8)
 

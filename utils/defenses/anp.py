@@ -10,7 +10,9 @@ falls below a threshold:
     min over m of  alpha L(m, 0) + (1 - alpha) max over |delta|, |xi| <= eps of L(m + delta, xi)
 
 where a neuron's output z = w x + b becomes (m + delta) w x + (1 + xi) b and L is the
-cross-entropy on a little clean data.
+cross-entropy on a little clean data. The inner maximum is approximated as in the authors'
+code: a random start in [-eps, eps], then one signed gradient step of eps (so a
+perturbation can reach 2 eps).
 
 As the authors' code (optimize_mask_cifar.py, prune_neuron_cifar.py): masks start at 1
 and are trained by SGD (lr 0.2, momentum 0.9) and clipped to [0, 1]; the perturbation
@@ -21,7 +23,8 @@ batch-norm weight). Deviations, each measured on BadNets with seeds 0-2:
   fine-pruning's neurons in notebook 06), and its hidden units: there is no batch
   normalisation, and whole channels proved too coarse (8 and 16 of them; pruning by
   channel left 50% ASR on two seeds of three);
-- 1,000 iterations instead of 2,000, to stay within a minute on two cores;
+- 1,000 iterations instead of 2,000, to stay within a minute on two cores, each on a batch
+  drawn at random from the clean data (the authors go through it in shuffled epochs);
 - neurons are pruned below a mask of 0.5 instead of 0.2: within 1,000 iterations the
   backdoor's masks often stop between the two (pruning below 0.2 left 76-93% ASR on two
   seeds of three, below 0.5 at most 4%).
@@ -29,6 +32,7 @@ batch-norm weight). Deviations, each measured on BadNets with seeds 0-2:
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -41,7 +45,6 @@ from ..runtime import configure_threads
 from ..training import to_model_input
 from .neurons import mask_neurons, neuron_layers, per_neuron
 
-INPUT_SHAPE = (1, 28, 28)
 GRAINS = ("position", "channel")
 
 
@@ -71,20 +74,27 @@ class AnpSettings:
 
 
 class PerturbedNeurons:
-    """Masks and perturbations of every neuron of `model`, applied by forward hooks while active."""
+    """Masks and perturbations of every neuron of `model`, applied by forward hooks (for good:
+    give it a copy)."""
 
-    def __init__(self, model: nn.Module, eps: float, generator: torch.Generator, grain: str):
+    def __init__(
+        self,
+        model: nn.Module,
+        image_shape: torch.Size,
+        eps: float,
+        generator: torch.Generator,
+        grain: str,
+    ):
         self.layers = neuron_layers(model)
         self.eps, self.generator, self.noisy = eps, generator, False
-        shapes = neuron_shapes(model, grain)
+        shapes = neuron_shapes(model, image_shape, grain)
         self.masks = {name: torch.ones(shape, requires_grad=True) for name, shape in shapes.items()}
         self.delta = {
             name: torch.zeros(shape, requires_grad=True) for name, shape in shapes.items()
         }
         self.xi = {name: torch.zeros(shape, requires_grad=True) for name, shape in shapes.items()}
-        self.hooks = [
-            layer.register_forward_hook(self.hook(name)) for name, layer in self.layers.items()
-        ]
+        for name, layer in self.layers.items():  # on the copy anp_masks works on
+            layer.register_forward_hook(self.hook(name))
 
     def hook(self, name: str):
         def perturb(layer: nn.Module, inputs, output: torch.Tensor) -> torch.Tensor:
@@ -107,23 +117,23 @@ class PerturbedNeurons:
                     (torch.rand(values.shape, generator=self.generator) * 2 - 1) * self.eps
                 )
 
-    def remove(self) -> None:
-        for hook in self.hooks:
-            hook.remove()
 
-
-def neuron_shapes(model: nn.Module, grain: str) -> dict[str, tuple[int, ...]]:
+def neuron_shapes(
+    model: nn.Module, image_shape: torch.Size, grain: str
+) -> dict[str, tuple[int, ...]]:
     """The shape of one input's outputs of every neuron layer ("position") or its channel count
-    ("channel")."""
+    ("channel"), for images of `image_shape` [C, H, W]."""
     shapes = {}
     hooks = [
         layer.register_forward_hook(lambda _, __, out, name=name: shapes.update({name: out.shape}))
         for name, layer in neuron_layers(model).items()
     ]
-    with torch.no_grad():
-        model(torch.zeros(1, *INPUT_SHAPE))
-    for hook in hooks:
-        hook.remove()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, *image_shape))
+    finally:
+        for hook in hooks:
+            hook.remove()
     return {
         name: tuple(shape[1:] if grain == "position" else shape[1:2])
         for name, shape in shapes.items()
@@ -142,8 +152,8 @@ def anp_masks(
     """The mask value ANP learns for every neuron, by layer name (float in [0, 1], [C, H, W] per
     position or [C] per channel).
 
-    Stored like a trained model: asked again for the same model, data and settings, it
-    returns at once.
+    Works on a copy: `model` is left as it was. Stored like a trained model: asked again for
+    the same model, data and settings, it returns at once.
     """
     if len(clean.labels) < settings.batch_size:
         raise ValueError(
@@ -151,39 +161,36 @@ def anp_masks(
             f"got {len(clean.labels)}"
         )
     generator = torch.Generator().manual_seed(seed)
-    model.eval()
+    model = copy.deepcopy(model).eval()
     for parameter in model.parameters():
         parameter.requires_grad_(False)
-    neurons = PerturbedNeurons(model, settings.eps, generator, settings.grain)
+    neurons = PerturbedNeurons(
+        model, clean.images.shape[1:], settings.eps, generator, settings.grain
+    )
     masks = list(neurons.masks.values())
     mask_optimizer = torch.optim.SGD(masks, lr=settings.mask_lr, momentum=0.9)
-    try:
-        for _ in range(settings.iterations):
-            configure_threads()
-            batch = torch.randint(len(clean.labels), (settings.batch_size,), generator=generator)
-            x, y = to_model_input(clean.images[batch]), clean.labels[batch]
-            # the worst perturbation: one signed step up the loss from a random start
-            neurons.restart_noise()
-            neurons.noisy = True
-            steps = torch.autograd.grad(F.cross_entropy(model(x), y), neurons.noise())
-            with torch.no_grad():
-                for values, step in zip(neurons.noise(), steps):
-                    values.add_(settings.eps * step.sign())
-            # the masks: good on clean inputs, with and without the perturbation
-            perturbed_loss = F.cross_entropy(model(x), y)
-            neurons.noisy = False
-            clean_loss = F.cross_entropy(model(x), y)
-            loss = settings.alpha * clean_loss + (1 - settings.alpha) * perturbed_loss
-            mask_optimizer.zero_grad()
-            loss.backward()
-            mask_optimizer.step()
-            with torch.no_grad():
-                for mask in masks:
-                    mask.clamp_(0, 1)
-    finally:
-        neurons.remove()
-        for parameter in model.parameters():
-            parameter.requires_grad_(True)
+    for _ in range(settings.iterations):
+        configure_threads()
+        batch = torch.randint(len(clean.labels), (settings.batch_size,), generator=generator)
+        x, y = to_model_input(clean.images[batch]), clean.labels[batch]
+        # the worst perturbation: one signed step up the loss from a random start
+        neurons.restart_noise()
+        neurons.noisy = True
+        steps = torch.autograd.grad(F.cross_entropy(model(x), y), neurons.noise())
+        with torch.no_grad():
+            for values, step in zip(neurons.noise(), steps):
+                values.add_(settings.eps * step.sign())
+        # the masks: good on clean inputs, with and without the perturbation
+        perturbed_loss = F.cross_entropy(model(x), y)
+        neurons.noisy = False
+        clean_loss = F.cross_entropy(model(x), y)
+        loss = settings.alpha * clean_loss + (1 - settings.alpha) * perturbed_loss
+        mask_optimizer.zero_grad()
+        loss.backward()
+        mask_optimizer.step()
+        with torch.no_grad():
+            for mask in masks:
+                mask.clamp_(0, 1)
     return {name: mask.detach() for name, mask in neurons.masks.items()}
 
 

@@ -52,9 +52,11 @@ class IbauSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
-        for name in ("perturbation_lr", "fixed_point_lr", "learning_rate", "perturbed_share"):
+        for name in ("perturbation_lr", "fixed_point_lr", "learning_rate"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if not 0 < self.perturbed_share <= 1:
+            raise ValueError(f"perturbed_share must be in (0, 1], got {self.perturbed_share!r}")
         if not self.penalty >= 0:
             raise ValueError(f"penalty must be >= 0, got {self.penalty!r}")
 
@@ -81,8 +83,8 @@ def implicit_hypergradient(
         v = jvp + outer_delta
     implicit = torch.autograd.grad(mapped, weights, grad_outputs=v, allow_unused=True)
     return [
-        (direct if direct is not None else 0) + (part if part is not None else 0)
-        for direct, part in zip(outer_weights, implicit)
+        sum((g for g in (direct, part) if g is not None), torch.zeros_like(weight))
+        for weight, direct, part in zip(weights, outer_weights, implicit)
     ]
 
 

@@ -82,6 +82,11 @@ def held_out_rates(
     Returns the threshold, the false rejection on the held-out clean inputs and the
     false acceptance of the triggered ones.
     """
+    if not isinstance(targets, torch.Tensor) or targets.shape != test.labels.shape:
+        raise ValueError(
+            f"targets must hold one label per test image ({len(test.labels)}), got "
+            f"{targets.shape if isinstance(targets, torch.Tensor) else type(targets).__name__}"
+        )
     half = inputs // 2
     threshold = rejection_threshold(
         strip_entropy(model, test.images[:half], overlays, blends, seed=seed), false_rejection_goal
