@@ -6,6 +6,7 @@ STAMP   := $(VENV)/.installed
 UV      := .uv/bin/uv
 RUNS    := runs
 STUDENT := student
+CHAPTERS := $(filter-out notebooks/00_index.ipynb,$(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
 .PHONY: help lab test classroom student assignments grade demo site lock run outputs clean-notebooks bench seeds claims pages clean
 .DEFAULT_GOAL := help
@@ -71,7 +72,7 @@ binder/requirements.txt: uv.lock | $(UV)
 
 run: $(STAMP)  ## execute every notebook headless with papermill into runs/
 	mkdir -p $(RUNS)
-	for notebook in notebooks/0[1-9]_*.ipynb; do \
+	for notebook in $(CHAPTERS); do \
 		name=$$(basename $$notebook .ipynb); \
 		$(VENV)/bin/papermill --cwd notebooks $$notebook $(RUNS)/$$name.ipynb \
 			-p results_path $(CURDIR)/$(RUNS)/$$name.json || exit 1; \
@@ -81,7 +82,7 @@ run: $(STAMP)  ## execute every notebook headless with papermill into runs/
 outputs: $(STAMP)  ## write the notebooks' generated cells, execute them in place with the tests' thread count, then strip timestamps and widget state (on an idle machine)
 	$(MAKE) pages
 	cd notebooks && BACKDOOR_LAB_THREADS=$$(../$(PYTHON) -c 'from utils.runtime import REFERENCE_THREADS; print(REFERENCE_THREADS)') \
-		../$(PYTHON) -m jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=1200 0[1-9]_*.ipynb
+		../$(PYTHON) -m jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=1200 $(CHAPTERS:notebooks/%=%)
 	$(MAKE) clean-notebooks
 
 clean-notebooks: $(STAMP)  ## strip every notebook's timestamps, widget state and the panels' outputs (cells marked keep_output: false), keeping the other outputs

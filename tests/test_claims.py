@@ -203,3 +203,21 @@ def test_09_the_backdoors_take_and_both_detectors_beat_a_coin_flip():
     baselines = result["baselines"]
     for name, scores in baselines.items():
         assert scores["roc_auc"] > 0.65, name  # both rank far better than a coin flip
+
+
+@about("10_modern_defenses")
+def test_10_anp_removes_badnets_backdoor_cheaply_and_prunes_few_neurons():
+    result = figures("10_modern_defenses")
+    badnets = result["matrix"]["BadNets"]
+    assert badnets["anp"] < 0.05  # the bound is 10%
+    assert badnets["clean_accuracy"] - badnets["clean_accuracy_after_repair"]["anp"] < 0.015
+    assert sum(result["anp_pruned"].values()) < 0.1 * (8 * 28 * 28 + 16 * 14 * 14 + 256)
+
+
+@about("10_modern_defenses")
+def test_10_the_adaptive_attacker_keeps_its_backdoor_and_hides_from_clustering():
+    matrix = figures("10_modern_defenses")["matrix"]
+    adaptive = matrix["Adaptive-Blend"]
+    assert adaptive["attack_success_rate"] > 0.7  # at least 60% was asked for
+    assert adaptive["activation_clustering"] < 0.3
+    assert matrix["all-to-all"]["attack_success_rate"] > 0.8

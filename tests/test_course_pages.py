@@ -41,7 +41,7 @@ def test_every_notebook_of_the_list_links_its_neighbours_and_opens_in_colab():
 
 def test_a_notebook_missing_from_the_list_is_refused(tmp_path, monkeypatch):
     (tmp_path / "contents.toml").write_text((ROOT / "notebooks" / "contents.toml").read_text())
-    for notebook in (ROOT / "notebooks").glob("0[1-9]_*.ipynb"):
+    for notebook in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"):
         (tmp_path / notebook.name).write_text("{}")
     (tmp_path / "09_unlisted.ipynb").write_text("{}")
     monkeypatch.setattr(course_pages, "NOTEBOOKS", tmp_path)

@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 import course_pages  # noqa: E402  (tools/ is not a package)
 
 NOTEBOOKS = ROOT / "notebooks"
-CHAPTERS = sorted(NOTEBOOKS.glob("0[1-9]_*.ipynb"))
+CHAPTERS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))[1:]  # not 00_index
 STORED = [*sorted(NOTEBOOKS.glob("*.ipynb")), *sorted((ROOT / "demo").glob("*.ipynb"))]
 
 
@@ -92,7 +92,8 @@ DEFENSE_LESSONS = [
 
 
 @pytest.mark.parametrize(
-    "name", [*DEFENSE_LESSONS, "07_stealthier_attacks", "09_detection_challenge"]
+    "name",
+    [*DEFENSE_LESSONS, "07_stealthier_attacks", "09_detection_challenge", "10_modern_defenses"],
 )
 def test_a_lesson_on_methods_lets_students_build_one_and_checks_it_against_the_lab(name):
     """Each "Build it yourself" section is followed by a code cell that defines the student's
@@ -212,7 +213,7 @@ def test_precise_figures_in_the_text_are_printed_above_them(path):
                 )
 
 
-@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("0*.ipynb")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem)
 def test_every_notebook_ends_with_references_with_links(path):
     text = next((source(c) for c in cells(path) if source(c).startswith("## References")), "")
     entries = [line for line in text.splitlines() if line.startswith("- ")]

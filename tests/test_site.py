@@ -16,7 +16,7 @@ from test_course_pages import course_pages
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "runs" / "site" / "_build" / "html"
-NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("0*.ipynb"))
+NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 REPOSITORY = "backdoor-lab/backdoor-lab"
 
 pytestmark = [pytest.mark.classroom, pytest.mark.xdist_group("site")]  # one build, one folder

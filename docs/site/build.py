@@ -65,7 +65,7 @@ def references_page(notebooks: list[Path]) -> str:
 def assemble() -> None:
     shutil.rmtree(OUT, ignore_errors=True)  # a clean build: no page of an earlier one survives
     BOOK.mkdir(parents=True)
-    notebooks = sorted((ROOT / "notebooks").glob("0*.ipynb"))
+    notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     for notebook in notebooks:
         # the notebooks link the site's pages by their place in the repository
         text = notebook.read_text().replace("](../docs/site/", "](")
