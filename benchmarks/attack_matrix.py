@@ -6,8 +6,8 @@ column, a seed table of the figures; then how often each cell's verdict came out
 often it lay near a threshold; then the seconds each defense took on one model. Ends with
 the figures as JSON, also written to docs/results/attack_matrix.json, where notebooks 08
 and 10 read the range of every cell over the seeds. Computes with one thread, like the
-committed notebooks: about fifteen minutes per seed whose models and results are not stored
-yet, on an idle machine.
+committed notebooks: about twenty-five minutes per seed whose models and results are not
+stored yet, on an idle machine.
 
     .venv/bin/python benchmarks/attack_matrix.py            # seeds 0, 1, 2
     .venv/bin/python benchmarks/attack_matrix.py 0 1 2 3
