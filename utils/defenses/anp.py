@@ -22,12 +22,13 @@ batch-norm weight). Deviations, each measured on BadNets with seeds 0-2:
 - the neurons are SmallCNN's convolution outputs, channel by channel at every position (as
   fine-pruning's neurons in notebook 06), and its hidden units: there is no batch
   normalisation, and whole channels proved too coarse (8 and 16 of them; pruning by
-  channel left 50% ASR on two seeds of three);
+  channel left about 50% ASR on two seeds of three, with two threads);
 - 1,000 iterations instead of 2,000, to stay within a minute on two cores, each on a batch
   drawn at random from the clean data (the authors go through it in shuffled epochs);
 - neurons are pruned below a mask of 0.5 instead of 0.2: within 1,000 iterations the
-  backdoor's masks often stop between the two (pruning below 0.2 left 76-93% ASR on two
-  seeds of three, below 0.5 at most 4%).
+  backdoor's masks often stop between the two (with two threads, pruning below 0.2 left
+  76-93% ASR on two seeds of three, below 0.5 at most 4%; with one thread, 0.7-19% against
+  at most 0.5%: lesson 10's first exercise).
 """
 
 from __future__ import annotations
