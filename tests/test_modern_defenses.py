@@ -20,7 +20,7 @@ from utils.defenses.matrix import (
     rows_of,
     verdict,
 )
-from utils.defenses.neurons import LAYERS, neuron_layers, prune_neurons
+from utils.defenses.neurons import LAYERS, mask_neurons, neuron_layers, prune_neurons
 from utils.models import SmallCNN
 from utils.triggers import PoisonedSet
 
@@ -39,11 +39,14 @@ def test_pruning_a_neuron_zeroes_its_weights_and_leaves_the_model_given_untouche
         for name, layer in neuron_layers(model).items()
     }
     pruned["features.3"][[2, 5]] = True
-    cut = prune_neurons(model, pruned, keep_bias=True)
-    conv = cut.features[3]
-    assert (conv.weight[[2, 5]] == 0).all() and (conv.bias[[2, 5]] != 0).all()
+    conv = prune_neurons(model, pruned).features[3]
+    assert (conv.weight[[2, 5]] == 0).all() and (conv.bias[[2, 5]] == 0).all()
     assert (model.features[3].weight[[2, 5]] != 0).any()
-    assert (prune_neurons(model, pruned).features[3].bias[[2, 5]] == 0).all()
+    # ANP's pruning keeps the bias: a pruned channel puts out its bias alone
+    x = torch.rand(2, 1, 28, 28)
+    masked = mask_neurons(model, pruned)
+    outputs = masked.features[:4](masked.standardize(x))
+    assert torch.allclose(outputs[:, [2, 5]], model.features[3].bias[[2, 5]].view(1, 2, 1, 1))
 
 
 def test_a_channels_lipschitz_bound_is_its_kernels_largest_singular_value():

@@ -482,6 +482,22 @@ def run_repairs(
     return {**column, "seconds": dict(clock)}
 
 
+def defended(
+    attack: Attack | None,
+    train: ImageSet,
+    training_config: TrainingConfig = TrainingConfig(),
+    settings: DefenseSettings = DefenseSettings(),
+) -> tuple[torch.nn.Module, ImageSet]:
+    """The model a repair meets (trained with `attack`, or the clean one for None) and the
+    defender's clean reserve, none of it poisoned."""
+    if attack is None:
+        model, touched = train_clean(train, training_config, progress=False).model, torch.arange(0)
+    else:
+        model = train_attack(attack, train, training_config, progress=False).model
+        touched = poisoned_training_set(attack, train, training_config).indices
+    return model, clean_reserve(train, touched, settings.reserve_size, seed=training_config.seed)
+
+
 @stored()
 def repair_column(
     attack: Attack | None,
@@ -497,16 +513,8 @@ def repair_column(
 
     Stored like a trained model: asked again for the same call, it returns at once.
     """
-    if attack is None:
-        model, indices = train_clean(train, training_config, progress=False).model, None
-        measured = probe
-    else:
-        model = train_attack(attack, train, training_config, progress=False).model
-        indices = poisoned_training_set(attack, train, training_config).indices
-        measured = attack
-    if indices is None:
-        indices = torch.zeros(0, dtype=torch.long)
-    trusted = clean_reserve(train, indices, settings.reserve_size, seed=training_config.seed)
+    model, trusted = defended(attack, train, training_config, settings)
+    measured = probe if attack is None else attack
     column = run_repairs(model, trusted, test, measured, settings, training_config.seed)
     if attack is None:
         for name in MODERN_DEFENSES:

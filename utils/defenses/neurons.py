@@ -34,17 +34,14 @@ def per_neuron(values: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def prune_neurons(
-    model: nn.Module, pruned: dict[str, torch.Tensor], keep_bias: bool = False
-) -> nn.Module:
+def prune_neurons(model: nn.Module, pruned: dict[str, torch.Tensor]) -> nn.Module:
     """A copy of `model` whose neurons marked True in `pruned` (bool [C] per layer name) are cut:
-    their incoming weights set to 0, and their bias too unless `keep_bias`."""
+    their incoming weights and bias set to 0 (CLP; ANP keeps the bias: mask_neurons)."""
     copied = copy.deepcopy(model)
     for name, layer in neuron_layers(copied).items():
         cut = pruned[name].to(layer.weight.device)
         layer.weight[cut] = 0
-        if not keep_bias:
-            layer.bias[cut] = 0
+        layer.bias[cut] = 0
     return copied
 
 
