@@ -6,7 +6,7 @@ column, a seed table of the figures; then how often each cell's verdict came out
 often it lay near a threshold; then the seconds each defense took on one model. Ends with
 the figures as JSON, also written to docs/results/attack_matrix.json, where notebooks 08
 and 10 read the range of every cell over the seeds. Computes with one thread, like the
-committed notebooks: about twenty-five minutes per seed whose models and results are not
+committed notebooks: about half an hour per seed whose models and results are not
 stored yet, on an idle machine.
 
     .venv/bin/python benchmarks/attack_matrix.py            # seeds 0, 1, 2
@@ -24,6 +24,7 @@ from utils.data import load_mnist
 from utils.defenses.matrix import (
     CONTROL,
     EVERY_DEFENSE,
+    ISOLATED,
     DefenseSettings,
     matrix_column,
     near_threshold,
@@ -38,6 +39,7 @@ FIGURES = {
     "clean_accuracy": "clean acc.",
     "attack_success_rate": "ASR",
     **{key: row.short for key, row in EVERY_DEFENSE.items() if key != "neural_cleanse"},
+    ISOLATED: "ABL's 1%",  # the share of the samples ABL isolated that were poison
 }
 VERDICTS = ("caught", "partly", "missed", "like clean")
 

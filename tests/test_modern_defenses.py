@@ -1,12 +1,16 @@
-"""The repairs of lesson 10 (ANP, CLP, I-BAU): small cases with a known answer, then the lab's
-backdoor; and how the matrix judges them."""
+"""The repairs of lesson 10 (ANP, CLP, I-BAU) and ABL: small cases with a known answer, then the
+lab's backdoor; and how the matrix judges them."""
+
+import copy
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from utils.attacks import AllToAll, BadNets, evaluate_attack
 from utils.data import ImageSet
+from utils.defenses.abl import AblSettings, abl, lga_loss, lowest_loss, unlearn
 from utils.defenses.anp import AnpSettings, anp, anp_masks
 from utils.defenses.clp import channel_lipschitz_bounds, clp, clp_pruned
 from utils.defenses.ibau import IbauSettings, ibau, implicit_hypergradient
@@ -22,6 +26,7 @@ from utils.defenses.matrix import (
 )
 from utils.defenses.neurons import LAYERS, mask_neurons, neuron_layers, prune_neurons
 from utils.models import SmallCNN
+from utils.training import TrainingConfig, predict_logits
 from utils.triggers import PoisonedSet
 
 
@@ -179,7 +184,7 @@ def test_a_matrix_column_joins_the_classic_figures_and_the_repairs(monkeypatch):
 
     classic = {"strip": 0.9, "clean_accuracy_after_repair": {"fine_pruning": 0.98}}
     classic |= {"der": {"fine_pruning": 0.9}, "seconds": {"strip": 1.0}}
-    repairs = {name: 0.01 for name in MODERN_DEFENSES}
+    repairs = {name: 0.01 for name in (*MODERN_DEFENSES, matrix.ISOLATED)}
     repairs |= {key: {name: 0.5 for name in MODERN_DEFENSES} for key in classic if key != "strip"}
     monkeypatch.setattr(matrix, "control_column", lambda *args: classic)
     monkeypatch.setattr(matrix, "repair_column", lambda *args: repairs)
@@ -188,3 +193,73 @@ def test_a_matrix_column_joins_the_classic_figures_and_the_repairs(monkeypatch):
     for key in ("clean_accuracy_after_repair", "der", "seconds"):
         assert set(joined[key]) >= set(MODERN_DEFENSES), key
     assert joined["clean_accuracy_after_repair"]["fine_pruning"] == 0.98
+
+
+class Lookup(nn.Module):
+    """Scores each class by the image's first ten pixels of row 0: a model whose fit we set."""
+
+    def __init__(self):
+        super().__init__()
+        self.unused = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        return 20 * x[:, 0, 0, :10]
+
+
+def test_abls_lga_loss_climbs_below_gamma_and_descends_above():
+    for value, sign in ((0.3, 1.0), (0.05, -1.0)):
+        loss = torch.tensor(value, requires_grad=True)
+        lga_loss(loss, 0.1).backward()
+        assert loss.grad == sign
+
+
+def test_abl_isolates_the_samples_a_model_fits_best():
+    labels = torch.arange(40) % 10
+    images = torch.zeros(40, 1, 28, 28, dtype=torch.uint8)
+    fitted = torch.tensor([3, 11, 17, 30])
+    answers = (labels + 1) % 10  # the others: the model gives the next label
+    answers[fitted] = labels[fitted]
+    images[torch.arange(40), 0, 0, answers] = 255
+    assert set(lowest_loss(Lookup(), ImageSet(images, labels), 0.1).tolist()) == set(
+        fitted.tolist()
+    )
+    with pytest.raises(ValueError, match=r"share must be in \(0, 1\)"):
+        lowest_loss(Lookup(), ImageSet(images, labels), 1.0)
+
+
+def test_abls_unlearning_raises_the_loss_of_the_suspects(lab_backdoor):
+    poisoned = lab_backdoor["poisoned"]
+    chosen = poisoned.indices[:256]
+    suspects = ImageSet(poisoned.images[chosen], poisoned.labels[chosen])
+    model = copy.deepcopy(lab_backdoor["backdoored"])
+
+    def loss():
+        return F.cross_entropy(predict_logits(model, suspects.images), suspects.labels).item()
+
+    before = loss()
+    unlearn(model, suspects, AblSettings(), seed=0)
+    assert loss() > 1.5 * before
+
+
+def test_abl_trains_a_model_and_sets_aside_its_share_of_the_data(small_train):
+    images = small_train.images.clone()
+    result = abl(
+        small_train, TrainingConfig(batch_size=64), AblSettings(isolation_epochs=1), store=False
+    )
+    assert torch.equal(small_train.images, images)
+    assert len(result.isolated) == 20 and len(result.isolated.unique()) == 20
+    accuracy = predict_logits(result.model, small_train.images).argmax(1) == small_train.labels
+    assert accuracy.float().mean() > 0.8
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"isolation_epochs": 0}, "isolation_epochs must be a whole number >= 1"),
+        ({"gamma": 0.0}, "gamma must be > 0"),
+        ({"isolated_share": 1.0}, r"isolated_share must be in \(0, 1\)"),
+    ],
+)
+def test_abl_settings_are_checked(settings, message):
+    with pytest.raises(ValueError, match=message):
+        AblSettings(**settings)

@@ -2,7 +2,8 @@
 clean model as the control.
 
 DEFENSES are the classic rows of notebook 08 (2017-2020), computed by defense_column;
-MODERN_DEFENSES the repairs of lesson 10 (2021-2022), computed by repair_column; a matrix
+MODERN_DEFENSES the repairs and the training defense of lesson 10 (2021-2022), computed by
+repair_column; a matrix
 shows the rows its columns hold (rows_of).
 
 One column of the matrix is one attack; the control column runs every defense on the
@@ -33,6 +34,7 @@ from ..data import ImageSet
 from ..metrics import defense_effectiveness_rate, detection_scores
 from ..training import TrainingConfig
 from ..triggers import PoisonedSet
+from .abl import AblSettings, abl
 from .activations import activation_clustering, penultimate_activations, spectral_signatures
 from .anp import AnpSettings, anp
 from .clp import clp
@@ -130,6 +132,13 @@ MODERN_DEFENSES = {
         "I-BAU",
         "the trigger is a universal perturbation that a search on clean data can find",
     ),
+    "abl": Row(
+        "ABL, anti-backdoor learning (retrains)",
+        "ASR left",
+        "clean accuracy lost",
+        "ABL",
+        "the poison is learnt faster than the clean task, so it fits best early on",
+    ),
 }
 EVERY_DEFENSE = {**DEFENSES, **MODERN_DEFENSES}
 # the rows whose figure is the ASR left after a repair, judged with the clean accuracy it cost
@@ -138,6 +147,7 @@ CONTROL = "no attack"
 NC_THRESHOLD = 2.0  # Wang et al.: a label whose anomaly index is above 2 is flagged
 # a repair that costs more clean accuracy than this does not count as caught
 MAX_REPAIR_COST = 0.02
+ISOLATED = "abl_isolated_poison"  # the share of the samples ABL isolated that were poison
 MARGINS = {"rate": 0.05, "index": 0.3, "cost": 0.005}  # how close to a threshold counts as near it
 
 
@@ -155,6 +165,7 @@ class DefenseSettings:
     anp: AnpSettings = AnpSettings()
     clp_u: float = 3.0
     ibau: IbauSettings = IbauSettings()
+    abl: AblSettings = AblSettings()
 
 
 def verdict(defense: str, column: dict, control: dict) -> str:
@@ -458,17 +469,22 @@ def control_column(
 def run_repairs(
     model: torch.nn.Module,
     trusted: ImageSet,
+    data: ImageSet,
     test: ImageSet,
     attack: Attack,
     settings: DefenseSettings,
-    seed: int,
+    training_config: TrainingConfig,
 ) -> dict:
-    """Every repair of MODERN_DEFENSES on `model`: the ASR it leaves, the clean accuracy after
-    it, BackdoorBench's DER, and the seconds it took."""
+    """Every defense of MODERN_DEFENSES: the repairs of `model` and ABL's model trained anew on
+    `data`, the set `model` learnt from. For each, the ASR it leaves, the clean accuracy after
+    it, BackdoorBench's DER and the seconds it took; for ABL also the share of the samples it
+    isolated that were poison."""
+    seed = training_config.seed
     repairs = {
         "anp": lambda: anp(model, trusted, settings.anp, seed=seed),
         "clp": lambda: clp(model, settings.clp_u),
         "ibau": lambda: ibau(model, trusted, settings.ibau, seed=seed),
+        "abl": lambda: abl(data, training_config, settings.abl).model,
     }
     before, clock = evaluate_attack(model, test, attack), Stopwatch()
     column = {**before, "clean_accuracy_after_repair": {}, "der": {}}
@@ -479,7 +495,18 @@ def run_repairs(
         column[name] = after["attack_success_rate"]
         column["clean_accuracy_after_repair"][name] = after["clean_accuracy"]
         column["der"][name] = defense_effectiveness_rate(before, after)
+    isolated = abl(data, training_config, settings.abl).isolated  # stored: at once
+    poison = data.indices if isinstance(data, PoisonedSet) else torch.arange(0)
+    column[ISOLATED] = torch.isin(isolated, poison).float().mean().item()
     return {**column, "seconds": dict(clock)}
+
+
+def trained_on(
+    attack: Attack | None, train: ImageSet, training_config: TrainingConfig = TrainingConfig()
+) -> ImageSet:
+    """The training set the model of `attack` learns from: its poisoned copy of `train` (a
+    PoisonedSet), or `train` itself for None."""
+    return train if attack is None else poisoned_training_set(attack, train, training_config)
 
 
 def defended(
@@ -494,7 +521,7 @@ def defended(
         model, touched = train_clean(train, training_config, progress=False).model, torch.arange(0)
     else:
         model = train_attack(attack, train, training_config, progress=False).model
-        touched = poisoned_training_set(attack, train, training_config).indices
+        touched = trained_on(attack, train, training_config).indices
     return model, clean_reserve(train, touched, settings.reserve_size, seed=training_config.seed)
 
 
@@ -507,15 +534,17 @@ def repair_column(
     settings: DefenseSettings = DefenseSettings(),
     probe: Attack = BadNets(),
 ) -> dict:
-    """The modern repairs' figures on the model of `attack`, or with attack=None on the clean model
-    of the same seed (the control, whose figure is the clean accuracy a repair costs; the ASR
-    is `probe`'s trigger's). Each gets the defender's clean reserve of notebook 08.
+    """The modern defenses' figures on the model of `attack`, or with attack=None on the clean
+    model of the same seed (the control, whose figure is the clean accuracy a defense costs;
+    the ASR is `probe`'s trigger's). Each repair gets the defender's clean reserve of
+    notebook 08; ABL trains anew on the data the model learnt from.
 
     Stored like a trained model: asked again for the same call, it returns at once.
     """
     model, trusted = defended(attack, train, training_config, settings)
     measured = probe if attack is None else attack
-    column = run_repairs(model, trusted, test, measured, settings, training_config.seed)
+    data = trained_on(attack, train, training_config)
+    column = run_repairs(model, trusted, data, test, measured, settings, training_config)
     if attack is None:
         for name in MODERN_DEFENSES:
             column[name] = repair_cost(column, name)
@@ -530,14 +559,14 @@ def matrix_column(
     settings: DefenseSettings = DefenseSettings(),
 ) -> dict:
     """One column with every row of EVERY_DEFENSE: defense_column's figures (control_column's for
-    attack=None) joined with repair_column's."""
+    attack=None) joined with repair_column's, and ABL's isolated share that was poison."""
     classic = (
         control_column(train, test, training_config, settings)
         if attack is None
         else defense_column(attack, train, test, training_config, settings)
     )
     repairs = repair_column(attack, train, test, training_config, settings)
-    joined = {**classic, **{name: repairs[name] for name in MODERN_DEFENSES}}
+    joined = {**classic, **{name: repairs[name] for name in (*MODERN_DEFENSES, ISOLATED)}}
     for key in ("clean_accuracy_after_repair", "der", "seconds"):
         joined[key] = {**classic[key], **repairs[key]}
     return joined
