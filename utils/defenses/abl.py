@@ -84,12 +84,14 @@ def lowest_loss(model: nn.Module, data: ImageSet, share: float) -> torch.Tensor:
     return losses.argsort()[: max(1, int(share * len(losses)))]
 
 
-def _steps(model, optimizer, data: ImageSet, epochs: int, batch_size: int, seed: int, loss_of):
+def _steps(
+    model, optimizer, data: ImageSet, epochs: int, batch_size: int, seed: int, loss_of, after=None
+):
     """`epochs` of optimizer steps on the loss `loss_of(cross-entropy)` of shuffled batches, on
-    the model's device."""
+    the model's device; after(epoch, model) is called at the end of each epoch."""
     order, device = torch.Generator().manual_seed(seed), next(model.parameters()).device
-    model.train()
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
+        model.train()
         for batch in torch.randperm(len(data.labels), generator=order).split(batch_size):
             configure_threads()
             x, y = to_model_input(data.images[batch].to(device)), data.labels[batch].to(device)
@@ -97,14 +99,17 @@ def _steps(model, optimizer, data: ImageSet, epochs: int, batch_size: int, seed:
             optimizer.zero_grad(set_to_none=True)
             loss_of(loss).backward()
             optimizer.step()
-    model.eval()
+        model.eval()
+        if after is not None:
+            after(epoch, model)
 
 
 def isolate(
-    poisoned: ImageSet, config: TrainingConfig, settings: AblSettings
+    poisoned: ImageSet, config: TrainingConfig, settings: AblSettings, after_epoch=None
 ) -> tuple[nn.Module, torch.Tensor]:
     """Phase 1: a fresh SmallCNN trained with the LGA loss, and the indices of the share of
-    `poisoned` it fits best."""
+    `poisoned` it fits best. after_epoch(epoch, model), if given, sees the model after each
+    epoch (benchmarks/abl_isolation.py follows the isolation so)."""
     model = SmallCNN(seed=config.seed).to(pick_device(), memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.isolation_lr)
     _steps(
@@ -115,6 +120,7 @@ def isolate(
         settings.batch_size,
         config.seed,
         lambda loss: lga_loss(loss, settings.gamma),
+        after_epoch,
     )
     return model, lowest_loss(model, poisoned, settings.isolated_share)
 
