@@ -73,7 +73,8 @@ def main(seeds: list[int]) -> dict:
         "Verdicts over the seeds: caught / partly / missed / like clean, and [how many near a "
         "threshold]"
     )
-    print(f"{'':36s}" + "".join(f"{name:>22s}" for name in ATTACKS))
+    width = max(len(row.title) for row in EVERY_DEFENSE.values())
+    print(" " * width + "".join(f"{name:>22s}" for name in ATTACKS))
     for defense, row in EVERY_DEFENSE.items():
         cells = []
         for name in ATTACKS:
@@ -81,7 +82,7 @@ def main(seeds: list[int]) -> dict:
             counts = Counter(verdict(defense, column, control) for column, control in pairs)
             near = sum(near_threshold(defense, column, control) for column, control in pairs)
             cells.append(" / ".join(str(counts[v]) for v in VERDICTS) + f" [{near}]")
-        print(f"{row.title:36s}" + "".join(f"{cell:>22s}" for cell in cells))
+        print(row.title.ljust(width) + "".join(f"{cell:>22s}" for cell in cells))
 
     without = LabelConsistent(adversarial=False)
     no_pgd = over_seeds(
