@@ -17,7 +17,7 @@ from pathlib import Path
 
 from course_pages import replace_block
 
-from utils.defenses.matrix import EVERY_DEFENSE
+from utils.defenses.matrix import EVERY_DEFENSE, ISOLATED
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results"
@@ -134,6 +134,8 @@ def matrix(runs: dict) -> str:
         if key in EVERY_DEFENSE:
             row = EVERY_DEFENSE[key]
             label = f"{row.title}: {row.figure} (control: {row.control})"
+        elif key == ISOLATED:
+            label = "ABL: share of the samples it isolated that were poison"
         else:
             label = key.replace("_", " ")
         if key == "neural_cleanse":  # an index, not a share
@@ -153,6 +155,30 @@ def defense_seconds(runs: dict) -> str:
         title = EVERY_DEFENSE[step].title if step in EVERY_DEFENSE else "activations (shared)"
         rows.append([title, f"{sum(times) / len(times):.1f}", f"{max(times):.1f}"])
     return table(["defense", "mean seconds", "largest"], rows)
+
+
+def abl_isolation(report: dict, shown=(1, 2, 5, 10, 15, 20)) -> str:
+    """The share of ABL's isolated samples that were poison after some isolation epochs, per
+    attack and seed, and what unlearning the poison itself left of the ASR."""
+    rows = []
+    for attack, runs in report["attacks"].items():
+        for run in runs:
+            shares = run["poison_share_by_epoch"]
+            rows.append(
+                [
+                    f"{attack}, seed {run['seed']}",
+                    *(percent(shares[epoch - 1]) for epoch in shown),
+                    f"{run['first_epoch_seconds']:.1f}",
+                    f"{percent(run['asr'])} -> {percent(run['asr_after_oracle_unlearning'])}",
+                ]
+            )
+    header = [
+        "attack",
+        *(f"epoch {epoch}" for epoch in shown),
+        "seconds per epoch",
+        "ASR, poison itself unlearnt",
+    ]
+    return table(header, rows)
 
 
 def claims(report: dict) -> str:
@@ -237,9 +263,10 @@ def challenge(report: dict) -> str:
 
 
 def page() -> str:
-    seeds, runs, held, used, contest = (
+    seeds, runs, isolation, held, used, contest = (
         load("seeds"),
         load("attack_matrix"),
+        load("abl_isolation"),
         load("claims"),
         load("notebook_resources"),
         load("challenge"),
@@ -299,6 +326,17 @@ def page() -> str:
             "On one model with one thread, when its column was computed (the data inspections "
             "share the activations' time).\n",
             defense_seconds(runs),
+            "",
+        ]
+    if isolation:
+        parts += [
+            "### How long ABL must isolate (lesson 10)\n",
+            "The share of the 1% of training samples that ABL's isolation model fits best that "
+            "are poison, after each number of isolation epochs (the matrix runs 5; the paper "
+            f"{isolation['epochs']}); the seconds of one isolation epoch; and the ASR left when "
+            "ABL's unlearning is handed the poison itself. Written by "
+            "`benchmarks/abl_isolation.py`.\n",
+            abl_isolation(isolation),
             "",
         ]
     if contest:
