@@ -1,4 +1,4 @@
-"""The attacks of lesson 10: WaNet, Adaptive-Blend and all-to-all BadNets, on small cases."""
+"""The attacks added with lesson 10: WaNet, Adaptive-Blend and all-to-all BadNets, small cases."""
 
 import pytest
 import torch

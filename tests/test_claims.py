@@ -220,4 +220,13 @@ def test_10_the_adaptive_attacker_keeps_its_backdoor_and_hides_from_clustering()
     adaptive = matrix["Adaptive-Blend"]
     assert adaptive["attack_success_rate"] > 0.7  # at least 60% was asked for
     assert adaptive["activation_clustering"] < 0.3
-    assert matrix["all-to-all"]["attack_success_rate"] > 0.8
+
+
+@about("10_modern_defenses")
+def test_10_abls_isolation_finds_mostly_clean_samples_and_leaves_the_backdoor():
+    result = figures("10_modern_defenses")
+    # the lesson: the 1% each model fits best is mostly clean (seed 0: 0-7% poison)
+    assert max(result["best_fit_poison"].values()) < 0.3
+    # ABL's own isolation, 5 epochs: 11-20% poison over seeds 0-2 and 1-2 threads
+    assert result["abl_isolated_poison"] < 0.5
+    assert result["matrix"]["BadNets"]["abl"] > 0.5  # the backdoor stays (99% measured)

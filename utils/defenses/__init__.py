@@ -11,6 +11,7 @@
 - `anp`: adversarial neuron pruning, the neurons a small perturbation turns into a backdoor
 - `clp`: channel Lipschitzness pruning, with no data
 - `ibau`: unlearning the worst universal perturbation (implicit hypergradient)
+- `abl`: anti-backdoor learning, a model trained anew that unlearns what it fitted first
 - `matrix`: every defense against one attack and on a clean model, and the verdict rule of
   the matrix of notebooks 08 and 10
 """
