@@ -4,8 +4,9 @@ ABL isolates the training samples its LGA-trained model fits best; that works on
 backdoor is learnt faster than the clean task. For BadNets at its defaults (lesson 10's
 attack), this follows the isolation epoch by epoch up to the paper's 20, with ABL's
 settings otherwise: the share of the isolated samples that are poison, and the seconds of
-an epoch. Then it hands the poison itself to ABL's unlearning (an oracle isolation) and
-reports the ASR left, the best the unlearning step can do. The matrix
+the first epoch. Then it hands the poison itself (BadNets poisons 1%, as many samples as ABL
+isolates) to ABL's unlearning, with ABL's settings, on the model the attack trained: the ASR
+and clean accuracy left say what the unlearning step does with a perfect isolation. The matrix
 (benchmarks/attack_matrix.py) runs ABL with 5 epochs, what fits in a minute. About ten
 minutes with one thread; add attacks of utils.attacks.by_name() to ATTACKS to follow theirs.
 

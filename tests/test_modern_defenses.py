@@ -10,7 +10,7 @@ from torch import nn
 
 from utils.attacks import AllToAll, BadNets, evaluate_attack
 from utils.data import ImageSet
-from utils.defenses.abl import AblSettings, abl, lga_loss, lowest_loss, unlearn
+from utils.defenses.abl import AblResult, AblSettings, abl, lga_loss, lowest_loss, unlearn
 from utils.defenses.anp import AnpSettings, anp, anp_masks
 from utils.defenses.clp import channel_lipschitz_bounds, clp, clp_pruned
 from utils.defenses.ibau import IbauSettings, ibau, implicit_hypergradient
@@ -193,6 +193,7 @@ def test_a_matrix_column_joins_the_classic_figures_and_the_repairs(monkeypatch):
     for key in ("clean_accuracy_after_repair", "der", "seconds"):
         assert set(joined[key]) >= set(MODERN_DEFENSES), key
     assert joined["clean_accuracy_after_repair"]["fine_pruning"] == 0.98
+    assert joined[matrix.ISOLATED] == 0.01
 
 
 class Lookup(nn.Module):
@@ -250,6 +251,56 @@ def test_abl_trains_a_model_and_sets_aside_its_share_of_the_data(small_train):
     assert len(result.isolated) == 20 and len(result.isolated.unique()) == 20
     accuracy = predict_logits(result.model, small_train.images).argmax(1) == small_train.labels
     assert accuracy.float().mean() > 0.8
+
+
+def test_abl_trains_on_all_but_the_isolated_samples_then_unlearns_exactly_those(
+    small_train, monkeypatch
+):
+    from utils.defenses import abl as module
+
+    seen = {}
+    monkeypatch.setattr(module, "fit", lambda model, data, *args, **kw: seen.update(rest=data))
+    monkeypatch.setattr(
+        module, "unlearn", lambda model, suspects, *args: seen.update(suspects=suspects)
+    )
+    result = abl(small_train, TrainingConfig(), AblSettings(isolation_epochs=1), store=False)
+    isolated = result.isolated
+    assert torch.equal(seen["suspects"].images, small_train.images[isolated])
+    assert torch.equal(seen["suspects"].labels, small_train.labels[isolated])
+    kept = torch.ones(len(small_train.labels), dtype=torch.bool)
+    kept[isolated] = False
+    assert torch.equal(seen["rest"].images, small_train.images[kept])
+
+
+def test_in_the_matrix_abl_trains_on_the_data_the_model_learnt_from(small_train, monkeypatch):
+    from utils.defenses import matrix
+
+    assert matrix.trained_on(None, small_train) is small_train
+    poisoned = matrix.trained_on(BadNets(), small_train)
+    assert len(poisoned.indices) == 20 and (poisoned.labels[poisoned.indices] == 8).all()
+    given = {}
+
+    def fake_abl(data, config, settings):
+        given["data"] = data
+        return AblResult(SmallCNN(), poisoned.indices[:10])
+
+    monkeypatch.setattr(matrix, "anp", lambda model, *args, **kwargs: model)
+    monkeypatch.setattr(matrix, "ibau", lambda model, *args, **kwargs: model)
+    monkeypatch.setattr(matrix, "clp", lambda model, u: model)
+    monkeypatch.setattr(matrix, "abl", fake_abl)
+    figures = {"clean_accuracy": 0.99, "attack_success_rate": 0.5}
+    monkeypatch.setattr(matrix, "evaluate_attack", lambda *args: figures)
+    column = matrix.run_repairs(
+        SmallCNN(),
+        small_train,
+        poisoned,
+        small_train,
+        BadNets(),
+        matrix.DefenseSettings(),
+        TrainingConfig(),
+    )
+    assert given["data"] is poisoned
+    assert column[matrix.ISOLATED] == 1.0  # the ten isolated were all poison
 
 
 @pytest.mark.parametrize(

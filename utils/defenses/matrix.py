@@ -3,8 +3,7 @@ clean model as the control.
 
 DEFENSES are the classic rows of notebook 08 (2017-2020), computed by defense_column;
 MODERN_DEFENSES the repairs and the training defense of lesson 10 (2021-2022), computed by
-repair_column; a matrix
-shows the rows its columns hold (rows_of).
+repair_column; a matrix shows the rows its columns hold (rows_of).
 
 One column of the matrix is one attack; the control column runs every defense on the
 clean model of the same seed, so that a false alarm shows. Each attack cell holds the
