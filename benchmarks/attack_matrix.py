@@ -7,7 +7,10 @@ often it lay near a threshold; then the seconds each defense took on one model. 
 the figures as JSON, also written to docs/results/attack_matrix.json, where notebooks 08
 and 10 read the range of every cell over the seeds. Computes with one thread, like the
 committed notebooks: about half an hour per seed whose models and results are not
-stored yet, on an idle machine.
+stored yet, on an idle machine. A defense's seconds are those of the run that computed its
+column, and a part stored before (ANP's masks, ABL's model, Neural Cleanse's triggers) takes
+none: for run times, give it a store of its own with the trained models only
+(BACKDOOR_LAB_CACHE).
 
     .venv/bin/python benchmarks/attack_matrix.py            # seeds 0, 1, 2
     .venv/bin/python benchmarks/attack_matrix.py 0 1 2 3
