@@ -31,7 +31,7 @@ ATTACKS = ("BadNets",)
 EPOCHS = 20  # the paper's isolation epochs (the authors' code: 10)
 
 
-def follow(attack_name: str, seed: int, test: ImageSet, train: ImageSet) -> dict:
+def follow(attack_name: str, seed: int, train: ImageSet, test: ImageSet) -> dict:
     attack, config = by_name()[attack_name], TrainingConfig(seed=seed)
     poisoned = poisoned_training_set(attack, train, config)
     settings = AblSettings(isolation_epochs=EPOCHS)
@@ -61,7 +61,7 @@ def main(seeds: list[int]) -> dict:
     train, test = load_mnist("train"), load_mnist("test")
     figures = {}
     for name in ATTACKS:
-        rows = over_seeds(lambda seed: follow(name, seed, test, train), seeds)
+        rows = over_seeds(lambda seed: follow(name, seed, train, test), seeds)
         print(f"\n{name}: share of ABL's isolated 1% that is poison, after each isolation epoch")
         print("epoch " + "".join(f"{'seed ' + str(row['seed']):>9s}" for row in rows))
         for epoch in range(EPOCHS):

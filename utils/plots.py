@@ -77,31 +77,37 @@ def image_grid(
 
 def show_as_jpeg(fig: plt.Figure, quality: int = 70) -> None:
     """In a notebook, show `fig` as a JPEG image and close it (elsewhere, leave it open)."""
+    _show_encoded(
+        fig, lambda buffer: fig.savefig(buffer, format="jpeg", pil_kwargs={"quality": quality})
+    )
+
+
+def show_in_few_colours(fig: plt.Figure, colours: int = 32) -> None:
+    """In a notebook, show `fig` as a PNG of `colours` colours and close it (elsewhere, leave it
+    open): a chart of flat colours and text loses nothing visible and most of its size."""
+    from PIL import Image as Picture
+
+    def encode(buffer: io.BytesIO) -> None:
+        full = io.BytesIO()
+        fig.savefig(full, format="png")
+        Picture.open(full).convert("RGB").quantize(colours).save(
+            buffer, format="png", optimize=True
+        )
+
+    _show_encoded(fig, encode)
+
+
+def _show_encoded(fig: plt.Figure, encode) -> None:
+    """In a notebook, display the image encode(buffer) writes of `fig`, and close `fig`."""
     from IPython import get_ipython
     from IPython.display import Image, display
 
     if get_ipython() is None:
         return
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="jpeg", pil_kwargs={"quality": quality})
+    encode(buffer)
     plt.close(fig)
     display(Image(buffer.getvalue()))
-
-
-def show_in_few_colours(fig: plt.Figure, colours: int = 32) -> None:
-    """In a notebook, show `fig` as a PNG of `colours` colours and close it (elsewhere, leave it
-    open): a chart of flat colours and text loses nothing visible and most of its size."""
-    from IPython import get_ipython
-    from IPython.display import Image, display
-    from PIL import Image as Picture
-
-    if get_ipython() is None:
-        return
-    buffer, small = io.BytesIO(), io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    Picture.open(buffer).convert("RGB").quantize(colours).save(small, format="png", optimize=True)
-    display(Image(small.getvalue()))
 
 
 def zoom_on_trigger(
