@@ -96,14 +96,18 @@ bench: $(STAMP)  ## speed against the classic PyTorch MNIST recipe; training on 
 	$(PYTHON) benchmarks/sweep_cluster.py
 	$(PYTHON) benchmarks/seeds.py
 	$(PYTHON) benchmarks/attack_matrix.py
+	$(PYTHON) benchmarks/abl_isolation.py
+	$(PYTHON) benchmarks/label_trace.py
 	$(PYTHON) benchmarks/solution_ranges.py
 	$(PYTHON) benchmarks/art_comparison.py
 	$(PYTHON) benchmarks/claims.py
 	$(MAKE) pages
 
-seeds: $(STAMP)  ## the course's key figures over seeds 0, 1, 2 (MNIST, dose-response, signs, defenses, the attack-by-defense matrix, every solution's figures), into docs/results/
+seeds: $(STAMP)  ## the course's key figures over seeds 0, 1, 2 (MNIST, dose-response, signs, defenses, the attack-by-defense matrix, ABL's isolation, what the inspections find of Adaptive-Blend, every solution's figures), into docs/results/
 	$(PYTHON) benchmarks/seeds.py
 	$(PYTHON) benchmarks/attack_matrix.py
+	$(PYTHON) benchmarks/abl_isolation.py
+	$(PYTHON) benchmarks/label_trace.py
 	$(PYTHON) benchmarks/solution_ranges.py
 	$(MAKE) pages
 

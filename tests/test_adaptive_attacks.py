@@ -1,4 +1,5 @@
-"""The attacks added with lesson 10: WaNet, Adaptive-Blend and all-to-all BadNets, small cases."""
+"""The attacks added with lesson 10: WaNet, Adaptive-Blend and all-to-all BadNets, and the
+labels-only control, small cases."""
 
 import pytest
 import torch
@@ -6,9 +7,11 @@ import torch
 from utils import attacks
 from utils.attacks import AdaptiveBlend, AllToAll, WaNet, evaluate_attack
 from utils.attacks.adaptive_blend import partial_blend, piece_masks
+from utils.attacks.labels_only import LabelsOnly
 from utils.attacks.wanet import warp, warping_field
 from utils.data import ImageSet
 from utils.metrics import attack_success_rate, robust_accuracy
+from utils.training import TrainingConfig
 
 
 def small_set(count=400, seed=0):
@@ -172,3 +175,33 @@ def test_an_all_to_all_model_is_scored_against_each_inputs_own_target():
 def test_the_new_attacks_are_in_the_one_list_of_attacks():
     assert {"wanet", "adaptive_blend", "all_to_all"} <= set(attacks.ATTACKS)
     assert attacks.named("wanet", strength=2.0) == WaNet(strength=2.0)
+
+
+def test_labels_only_relabels_the_attacks_samples_and_leaves_every_image_untouched():
+    train = small_set(400)
+    attack = AdaptiveBlend(poison_rate=0.05, cover_rate=0.05)
+    poisoned, control = attack.poison(train, seed=2), LabelsOnly(attack).poison(train, seed=2)
+    assert torch.equal(control.indices, poisoned.indices)
+    assert torch.equal(control.labels, poisoned.labels)  # the covers keep theirs in both
+    assert torch.equal(control.images, train.images)
+    assert not torch.equal(poisoned.images, train.images)
+    assert LabelsOnly(attack).target_label == 8
+    assert torch.equal(LabelsOnly(AllToAll()).targets(train.labels), (train.labels + 1) % 10)
+
+
+def test_labels_only_is_stored_apart_from_its_attack_and_per_setting():
+    config = TrainingConfig()
+    attack = AdaptiveBlend()
+    keys = {
+        attack.cache_key(config),
+        LabelsOnly(attack).cache_key(config),
+        LabelsOnly(AdaptiveBlend(poison_rate=0.01)).cache_key(config),
+        LabelsOnly(attack).cache_key(TrainingConfig(seed=1)),
+    }
+    assert len(keys) == 4
+    assert LabelsOnly(attack).cache_key(config) == LabelsOnly(AdaptiveBlend()).cache_key(config)
+
+
+def test_labels_only_takes_an_attack():
+    with pytest.raises(ValueError, match="takes an attack, got str"):
+        LabelsOnly("BadNets")

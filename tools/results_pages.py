@@ -183,6 +183,24 @@ def abl_isolation(report: dict) -> str:
     return table(header, rows)
 
 
+def label_trace(report: dict) -> str:
+    """Per seed, the share of the poison each data inspection found of Adaptive-Blend and of the
+    same samples relabelled without its trigger."""
+    runs = {"Adaptive-Blend": report["adaptive_blend"], "labels only": report["labels_only"]}
+    figures = [key for key in runs["labels only"][0] if key != "seed"]
+    rows = [
+        [
+            f"{name}, seed {run['seed']}",
+            *(percent(run[key]) for key in figures),
+        ]
+        for name, seeds in runs.items()
+        for run in seeds
+    ]
+    titles = {"attack_success_rate": "ASR", "poisoned_share_of_target": "poison in its class"}
+    header = ["model", *(titles.get(key) or EVERY_DEFENSE[key].title for key in figures)]
+    return table(header, rows)
+
+
 def claims(report: dict) -> str:
     runs = report["runs"]
     settings = list(dict.fromkeys(run["setting"] for run in runs))
@@ -265,10 +283,11 @@ def challenge(report: dict) -> str:
 
 
 def page() -> str:
-    seeds, runs, isolation, held, used, contest = (
+    seeds, runs, isolation, trace, held, used, contest = (
         load("seeds"),
         load("attack_matrix"),
         load("abl_isolation"),
+        load("label_trace"),
         load("claims"),
         load("notebook_resources"),
         load("challenge"),
@@ -340,6 +359,17 @@ def page() -> str:
             "attack's model. Written by "
             "`benchmarks/abl_isolation.py`.\n",
             abl_isolation(isolation),
+            "",
+        ]
+    if trace:
+        parts += [
+            "### What the data inspections find of Adaptive-Blend (lesson 10)\n",
+            "The share of the poison each data inspection found on Adaptive-Blend's model, and on "
+            "a model trained on the same samples relabelled as the target with their images "
+            "untouched (no trigger, no covers: `utils/attacks/labels_only.py`). The spectral "
+            f"rows assume at most {percent(trace['poison_bound'])} of a class is poison and "
+            "remove one and a half times that. Written by `benchmarks/label_trace.py`.\n",
+            label_trace(trace),
             "",
         ]
     if contest:

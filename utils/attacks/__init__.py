@@ -10,6 +10,8 @@
 - `wanet`: a small smooth warp of the whole image as the trigger (Nguyen and Tran, 2021)
 - `adaptive_blend`: a blended trigger in random pieces, with cover samples, built to hide
   from latent-separation defenses (Qi et al., 2023)
+- `labels_only`: a control, not an attack: the samples an attack relabels, relabelled
+  without its trigger (what a defense finds from the wrong labels alone)
 
 ATTACKS is the one list of the course's attacks: each one's key (a notebook parameter), its
 class, and the setting that a panel's slider moves.
