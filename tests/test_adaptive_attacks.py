@@ -186,6 +186,10 @@ def test_labels_only_relabels_the_attacks_samples_and_leaves_every_image_untouch
     assert torch.equal(control.images, train.images)
     assert not torch.equal(poisoned.images, train.images)
     assert LabelsOnly(attack).target_label == 8
+    every_class = LabelsOnly(AllToAll(poison_rate=0.1)).poison(train, seed=0)
+    moved = every_class.indices
+    assert torch.equal(every_class.labels[moved], (train.labels[moved] + 1) % 10)
+    assert torch.equal(every_class.images, train.images)
     assert torch.equal(LabelsOnly(AllToAll()).targets(train.labels), (train.labels + 1) % 10)
 
 

@@ -2,9 +2,10 @@
 labels alone.
 
 LabelsOnly(attack) relabels the very samples `attack` relabels, but leaves every image as it
-was: no trigger, no covers. A data inspection that finds as much of its "poison" as of the
-attack's has found the wrong labels, not the trigger. Not one of ATTACKS (it plants no
-backdoor); benchmarks/label_trace.py sets it beside Adaptive-Blend.
+was: no trigger, no covers. What a data inspection finds of its "poison", it finds from
+the wrong labels alone. Not one of ATTACKS (it plants no backdoor);
+benchmarks/label_trace.py sets it beside Adaptive-Blend. For a clean-label attack, which
+relabels nothing, it is the clean training set (and a costly attack's PGD runs anew for it).
 """
 
 from __future__ import annotations
