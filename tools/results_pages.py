@@ -184,17 +184,20 @@ def abl_isolation(report: dict) -> str:
 
 
 def label_trace(report: dict) -> str:
-    """Per seed, the share of the poison each data inspection found of Adaptive-Blend and of the
-    same samples relabelled without its trigger."""
-    runs = {"Adaptive-Blend": report["adaptive_blend"], "labels only": report["labels_only"]}
-    figures = [key for key in runs["labels only"][0] if key != "seed"]
-    rows = [
-        [
-            f"{name}, seed {run['seed']}",
-            *(percent(run[key]) for key in figures),
-        ]
-        for name, seeds in runs.items()
+    """Per poison rate and seed, the share of the poison each data inspection found of
+    Adaptive-Blend and of the same samples relabelled without its trigger."""
+    names = {"adaptive_blend": "Adaptive-Blend", "labels_only": "labels only"}
+    runs = [
+        (names[model], rate, run)
+        for rate, models in report["rates"].items()
+        for model, seeds in models.items()
         for run in seeds
+    ]
+    figures = [key for key in runs[0][2] if key != "seed"]
+    rows = [
+        [f"{name}, {float(rate):.0%} poison, seed {run['seed']}"]
+        + [percent(run[key]) for key in figures]
+        for name, rate, run in runs
     ]
     titles = {"attack_success_rate": "ASR", "poisoned_share_of_target": "poison in its class"}
     header = ["model", *(titles.get(key) or EVERY_DEFENSE[key].title for key in figures)]
@@ -364,11 +367,14 @@ def page() -> str:
     if trace:
         parts += [
             "### What the data inspections find of Adaptive-Blend (lesson 10)\n",
-            "The share of the poison each data inspection found on Adaptive-Blend's model, and on "
-            "a model trained on the same samples relabelled as the target with their images "
-            "untouched (no trigger, no covers: `utils/attacks/labels_only.py`). The spectral "
-            f"rows assume at most {percent(trace['poison_bound'])} of a class is poison and "
-            "remove one and a half times that. Written by `benchmarks/label_trace.py`.\n",
+            "The share of the poison each data inspection found on Adaptive-Blend's model (with "
+            "as many covers as poison; its default is 2%), and on a model trained on the same "
+            "samples relabelled as the target with their images untouched (no trigger, no "
+            "covers: `utils/attacks/labels_only.py`). The spectral rows assume at most "
+            f"{percent(trace['poison_bound'])} of a class is poison and remove one and a half "
+            "times that: where the poison is more of its class than they remove (the last column), "
+            "they cannot find all of it, trigger or none. Written by "
+            "`benchmarks/label_trace.py`.\n",
             label_trace(trace),
             "",
         ]
