@@ -185,22 +185,31 @@ def abl_isolation(report: dict) -> str:
 
 def label_trace(report: dict) -> str:
     """Per poison rate and seed, the share of the poison each data inspection found of
-    Adaptive-Blend and of the same samples relabelled without its trigger."""
+    Adaptive-Blend and of the same samples relabelled without its trigger, with the most that
+    the spectral rows can find where the poison is more of its class than they remove."""
     names = {"adaptive_blend": "Adaptive-Blend", "labels_only": "labels only"}
+    share = "poisoned_share_of_target"
     runs = [
         (names[model], rate, run)
         for rate, models in report["rates"].items()
         for model, seeds in models.items()
         for run in seeds
     ]
-    figures = [key for key in runs[0][2] if key != "seed"]
+    figures = [key for key in runs[0][2] if key not in ("seed", share)]
+    removed = 1.5 * report["poison_bound"]  # the share of each class the spectral rows remove
     rows = [
         [f"{name}, {float(rate):.0%} poison, seed {run['seed']}"]
         + [percent(run[key]) for key in figures]
+        + [percent(min(1.0, removed / run[share])), percent(run[share])]
         for name, rate, run in runs
     ]
-    titles = {"attack_success_rate": "ASR", "poisoned_share_of_target": "poison in its class"}
-    header = ["model", *(titles.get(key) or EVERY_DEFENSE[key].title for key in figures)]
+    titles = {"attack_success_rate": "ASR"}
+    header = [
+        "model",
+        *(titles.get(key) or EVERY_DEFENSE[key].title for key in figures),
+        "most a spectral row can find",
+        "poison in its class",
+    ]
     return table(header, rows)
 
 
@@ -372,8 +381,9 @@ def page() -> str:
             "samples relabelled as the target with their images untouched (no trigger, no "
             "covers: `utils/attacks/labels_only.py`). The spectral rows assume at most "
             f"{percent(trace['poison_bound'])} of a class is poison and remove one and a half "
-            "times that: where the poison is more of its class than they remove (the last column), "
-            "they cannot find all of it, trigger or none. Written by "
+            "times that: where the poison is more of its class than they remove (the last "
+            "column), they cannot find all of it, trigger or none (the column before it says how "
+            "much they can). Where the ASR is low, the backdoor was not learnt. Written by "
             "`benchmarks/label_trace.py`.\n",
             label_trace(trace),
             "",

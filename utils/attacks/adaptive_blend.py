@@ -18,8 +18,8 @@ Deviations: the pattern is Blended's random noise (the authors blend a cartoon i
 rates are 2% poison and 2% covers instead of 0.3% each, because with two epochs on MNIST
 the backdoor is not learnt below about 1.5% (seed 0, two threads: ASR 17% at 0.5%, 24% at
 1%, 100% at 1.5%, 99.7% at 2%; the matrix's one thread gives 96.6% at 2%).
-On MNIST the spectral defenses still find about half of this poison, as they find more than
-half of the same samples relabelled with no trigger at all (benchmarks/label_trace.py).
+On MNIST the spectral defenses still find 37-68% of this poison, and 52-70% of the same
+samples relabelled with no trigger at all (benchmarks/label_trace.py).
 """
 
 from __future__ import annotations
