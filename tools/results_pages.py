@@ -188,28 +188,24 @@ def label_trace(report: dict) -> str:
     Adaptive-Blend and of the same samples relabelled without its trigger, with the most that
     the spectral rows can find where the poison is more of its class than they remove."""
     names = {"adaptive_blend": "Adaptive-Blend", "labels_only": "labels only"}
-    share = "poisoned_share_of_target"
     runs = [
         (names[model], rate, run)
         for rate, models in report["rates"].items()
         for model, seeds in models.items()
         for run in seeds
     ]
-    figures = [key for key in runs[0][2] if key not in ("seed", share)]
-    removed = 1.5 * report["poison_bound"]  # the share of each class the spectral rows remove
+    figures = [key for key in runs[0][2] if key != "seed"]
     rows = [
         [f"{name}, {float(rate):.0%} poison, seed {run['seed']}"]
         + [percent(run[key]) for key in figures]
-        + [percent(min(1.0, removed / run[share])), percent(run[share])]
         for name, rate, run in runs
     ]
-    titles = {"attack_success_rate": "ASR"}
-    header = [
-        "model",
-        *(titles.get(key) or EVERY_DEFENSE[key].title for key in figures),
-        "most a spectral row can find",
-        "poison in its class",
-    ]
+    titles = {
+        "attack_success_rate": "ASR",
+        "spectral_ceiling": "most a spectral row can find",
+        "poisoned_share_of_target": "poison in its class",
+    }
+    header = ["model", *(titles.get(key) or EVERY_DEFENSE[key].title for key in figures)]
     return table(header, rows)
 
 
